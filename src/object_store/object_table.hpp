@@ -1,0 +1,64 @@
+#pragma once
+// Per-rank table of objects this rank knows about: pending results, completed values (or their
+// errors), and the reference counts that decide when an object is freed.
+//
+// On rank 0 it is the authoritative directory; on a worker it caches objects the worker made or
+// fetched. Counting rule on rank 0: one reference per local ObjectRef handle, one per worker that
+// holds handles (the worker counts its own and sends Release when its count reaches zero), and one
+// per queued task that takes the object as an argument.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <unordered_map>
+
+#include "mpiray/detail/core.hpp"
+
+namespace mpiray::detail {
+
+class ObjectTable {
+ public:
+  struct ReleaseResult {
+    bool freed = false;
+    bool notify_owner = false;  // a worker's entry that rank 0 counts as one reference
+  };
+
+  /// Creates a pending entry with `refs` references, or adds them to an existing entry.
+  /// `owner_counts` marks a worker entry that rank 0 counts (created by this worker's submit/put).
+  void create_pending(ObjectId id, int refs, bool owner_counts = false);
+  /// Stores a completed value or error. Returns false if nobody holds the object any more.
+  bool complete(ObjectId id, ObjectPtr data);
+  /// The completed object, or nullptr while pending. Sets *known to whether the id is in the table.
+  ObjectPtr try_get(ObjectId id, bool* known = nullptr) const;
+  /// Marks that a fetch of `id` was requested; returns true only for the first caller.
+  bool mark_requested(ObjectId id);
+  /// Adds a reference; on a rank that does not know the id, creates a pending entry if `create`.
+  bool add_ref(ObjectId id, bool create);
+  ReleaseResult release(ObjectId id);
+  /// Keeps the object until shutdown (its ref was serialized into a value).
+  void pin(ObjectId id);
+  std::size_t size() const;
+
+  /// Completion counter; wait_change() returns when it moves past `seen` or at `until`.
+  std::uint64_t generation() const { return gen_.load(std::memory_order_acquire); }
+  void wait_change(std::uint64_t seen, Clock::time_point until);
+  /// Wakes every waiter (shutdown).
+  void notify_all();
+
+ private:
+  struct Entry {
+    ObjectPtr data;
+    int refs = 0;
+    bool pinned = false;
+    bool requested = false;
+    bool owner_counts = false;
+  };
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::unordered_map<ObjectId, Entry> map_;
+  std::atomic<std::uint64_t> gen_{0};
+  int waiters_ = 0;  // guarded by mu_
+};
+
+}  // namespace mpiray::detail

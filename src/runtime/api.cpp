@@ -1,0 +1,88 @@
+// The public API and the detail/core.hpp entry points, forwarding to the process's Runtime.
+
+#include <atomic>
+#include <iostream>
+
+#include "mpiray/mpiray.hpp"
+#include "runtime/config.hpp"
+#include "runtime/runtime.hpp"
+
+namespace mpiray {
+namespace detail {
+namespace {
+std::atomic<Runtime*> g_runtime{nullptr};
+
+Runtime& rt() {
+  Runtime* r = g_runtime.load(std::memory_order_acquire);
+  if (!r)
+    throw RuntimeError(
+        "mpiray: the runtime is not running; call this inside mpiray::run(argc, argv, body)");
+  return *r;
+}
+}  // namespace
+
+Runtime* current_runtime() noexcept { return g_runtime.load(std::memory_order_acquire); }
+
+ObjectId submit_task(TaskSubmission&& t) { return rt().submit(std::move(t)); }
+ObjectId put_object(std::string bytes) { return rt().put(std::move(bytes)); }
+ObjectPtr get_object(ObjectId id, Deadline deadline) { return rt().get(id, deadline); }
+std::vector<char> wait_objects(const std::vector<ObjectId>& ids, std::size_t num, Deadline deadline) {
+  return rt().wait(ids, num, deadline);
+}
+bool object_ready(ObjectId id) { return rt().ready(id); }
+void add_ref(ObjectId id) noexcept {
+  if (Runtime* r = current_runtime()) r->add_ref(id);
+}
+void release_ref(ObjectId id) noexcept {
+  if (Runtime* r = current_runtime()) r->release(id);
+}
+void pin_ref(ObjectId id) { rt().pin(id); }
+void throw_task_error(const ErrorInfo& e) { throw TaskError(e.function, e.rank, e.type, e.message); }
+int current_rank() noexcept { return current_runtime() ? current_runtime()->rank() : 0; }
+int current_world_size() noexcept { return current_runtime() ? current_runtime()->size() : 1; }
+int current_num_workers() noexcept { return current_runtime() ? current_runtime()->num_workers() : 0; }
+bool runtime_active() noexcept { return current_runtime() != nullptr; }
+void check_pin(int rank) { rt().check_pin(rank); }
+
+}  // namespace detail
+
+int run(int argc, char** argv, std::function<int()> body) {
+  if (detail::current_runtime())
+    throw RuntimeError("mpiray::run is already active in this process; call it once, from main");
+  std::unique_ptr<detail::Runtime> runtime;
+  try {
+    runtime = std::make_unique<detail::Runtime>(&argc, &argv);
+  } catch (const ConfigError&) {
+    return 2;  // already reported on stderr by the rank(s) that noticed
+  } catch (const RegistrationError&) {
+    return 3;
+  }
+  detail::g_runtime.store(runtime.get(), std::memory_order_release);
+  const int code = runtime->run(body);
+  detail::g_runtime.store(nullptr, std::memory_order_release);
+  runtime.reset();
+  return code;
+}
+
+bool help_requested(int argc, char** argv) noexcept {
+  return detail::has_flag(argc, argv, "--help") || detail::has_flag(argc, argv, "-h");
+}
+
+std::string runtime_help() {
+  return "mpiray runtime options:\n"
+         "  --mpiray-threads N     task threads per worker rank (env MPIRAY_THREADS; default\n"
+         "                         SLURM_CPUS_PER_TASK, else cores per node / ranks per node)\n"
+         "environment:\n"
+         "  MPIRAY_QUIET=1         no start-up banner on rank 0\n"
+         "  MPIRAY_SPIN_US, MPIRAY_YIELD_US, MPIRAY_MAX_SLEEP_US  idle back-off tuning\n"
+         "launch: ./app (one process), mpirun -np N ./app, or srun --mpi=pmix ./app\n";
+}
+
+int rank() noexcept { return detail::current_rank(); }
+int world_size() noexcept { return detail::current_world_size(); }
+int num_workers() noexcept { return detail::current_num_workers(); }
+int num_threads() noexcept {
+  return detail::current_runtime() ? detail::current_runtime()->threads() : 0;
+}
+
+}  // namespace mpiray

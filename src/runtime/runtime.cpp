@@ -1,0 +1,589 @@
+#include "runtime/runtime.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "mpiray/detail/registry.hpp"
+#include "mpiray/errors.hpp"
+#include "runtime/crash_report.hpp"
+#include "runtime/error_info.hpp"
+#include "worker/backoff.hpp"
+
+namespace mpiray::detail {
+namespace {
+constexpr int kIdBits = 44;
+}
+
+Runtime::Runtime(int* argc, char*** argv) {
+  transport_ = std::make_unique<MpiTransport>(argc, argv);
+  layout_ = transport_->layout();
+  const EnvLookup env = process_env();
+
+  // Wrong-PMI check first: with N singletons, nothing else would make sense.
+  if (std::string err = check_launch(layout_.size, env); !err.empty()) {
+    std::cerr << err << std::endl;
+    throw ConfigError(err);
+  }
+
+  // Thread count: a bad value must stop every rank, not just the one that noticed it.
+  std::string config_error;
+  try {
+    ThreadChoice tc = choose_threads(*argc, *argv, env, available_cores(), layout_.local_size);
+    threads_ = tc.threads;
+    thread_source_ = tc.source;
+  } catch (const ConfigError& e) {
+    config_error = e.what();
+  }
+  if (transport_->allreduce_max(config_error.empty() ? 0 : 1) != 0) {
+    if (layout_.rank == 0 || !config_error.empty())
+      std::cerr << (config_error.empty() ? "mpiray: invalid runtime options on another rank"
+                                         : config_error)
+                << std::endl;
+    throw ConfigError(config_error.empty() ? "invalid runtime options" : config_error);
+  }
+
+  // Every rank must run the same registry, or function ids would mean different things.
+  const std::uint64_t h = registry_hash();
+  if (transport_->allreduce_min(h) != transport_->allreduce_max(h)) {
+    const std::vector<int> all = transport_->gather_int(static_cast<int>(h & 0x7fffffff));
+    if (layout_.rank == 0) {
+      std::ostringstream os;
+      os << "mpiray: ranks run different programs: their remote-function registries differ (rank 0 "
+            "has " << registry_size() << " functions). Ranks whose registry differs from rank 0's:";
+      for (int r = 1; r < layout_.size; ++r)
+        if (all[r] != all[0]) os << ' ' << r;
+      os << ". Launch the same binary on every rank (check the path in mpirun/srun and that "
+            "every node sees the same build).";
+      std::cerr << os.str() << std::endl;
+    }
+    throw RegistrationError("registry mismatch between ranks");
+  }
+
+  const int my_threads = is_executor() ? threads_ : 0;
+  std::vector<int> threads_per_rank = transport_->gather_int(my_threads);
+  outbox_.resize(layout_.size);
+  next_id_ = (static_cast<std::uint64_t>(layout_.rank) << kIdBits);
+  install_crash_handlers(layout_.rank, layout_.hostname);
+
+  if (layout_.rank == 0) scheduler_ = std::make_unique<Scheduler>(table_, threads_per_rank);
+  if (is_executor()) {
+    pool_ = std::make_unique<ThreadPool>(
+        threads_, [this](Job& j) { run_job(j); }, [this] { return try_progress(); });
+  }
+
+  const char* quiet = env("MPIRAY_QUIET");
+  if (layout_.rank == 0 && !(quiet && std::string(quiet) == "1")) {
+    std::cerr << "mpiray: " << layout_.size << " rank(s) on " << layout_.nodes << " node(s), "
+              << num_workers() << " worker rank(s) x " << threads_ << " thread(s) (" << thread_source_
+              << "), launched by " << launch_mode(layout_.size, env) << std::endl;
+  }
+}
+
+Runtime::~Runtime() {
+  if (pool_) pool_->stop();
+  if (progress_thread_.joinable()) {
+    stop_progress_ = true;
+    kick();
+    progress_thread_.join();
+  }
+}
+
+ObjectId Runtime::new_id() { return next_id_.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+// ---------------------------------------------------------------------------------------------
+// Progress
+
+void Runtime::kick() {
+  if (pool_) pool_->kick();
+  if (!progress_sleeping_.load(std::memory_order_acquire)) return;
+  {
+    std::lock_guard<std::mutex> lk(sleep_mu_);
+    kicked_ = true;
+  }
+  sleep_cv_.notify_one();
+}
+
+template <class Encode>
+void Runtime::queue_record(int dest, Encode&& encode) {
+  {
+    std::lock_guard<std::mutex> lk(outbox_mu_);
+    encode(outbox_[dest]);
+  }
+  outbox_dirty_.store(true, std::memory_order_release);
+}
+
+bool Runtime::try_progress() {
+  std::unique_lock<std::mutex> lk(progress_mu_, std::try_to_lock);
+  if (!lk.owns_lock()) return false;
+  try {
+    return sweep();
+  } catch (const std::exception& e) {
+    std::cerr << "mpiray: rank " << layout_.rank << ": fatal error in the runtime: " << e.what()
+              << std::endl;
+    transport_->abort(70);
+  }
+}
+
+bool Runtime::flush_outboxes() {
+  if (!outbox_dirty_.exchange(false, std::memory_order_acq_rel)) return false;
+  std::vector<std::pair<int, std::vector<char>>> batches;
+  {
+    std::lock_guard<std::mutex> lk(outbox_mu_);
+    for (int d = 0; d < layout_.size; ++d) {
+      if (outbox_[d].empty()) continue;
+      batches.emplace_back(d, outbox_[d].take());
+      outbox_[d].bytes().reserve(4096);
+    }
+  }
+  for (auto& [dest, bytes] : batches) {
+    if (dest == layout_.rank) {
+      handle_message(dest, bytes.data(), bytes.size());
+    } else {
+      transport_->send(dest, std::move(bytes));
+    }
+  }
+  return !batches.empty();
+}
+
+bool Runtime::sweep() {
+  bool did = false;
+  if (scheduler_) {
+    std::vector<std::unique_ptr<TaskRecord>> in;
+    {
+      std::lock_guard<std::mutex> lk(intake_mu_);
+      in.swap(intake_);
+    }
+    for (auto& t : in) scheduler_->submit(std::move(t));
+    did = did || !in.empty();
+  }
+  did = (transport_->poll([this](int src, const char* d, std::size_t n) { handle_message(src, d, n); }) >
+         0) || did;
+  // Local records first (results of this rank's threads, nested submissions), then decide.
+  did = flush_outboxes() || did;
+  if (scheduler_) {
+    auto send = [this](int rank, const TaskRecord& t) {
+      std::lock_guard<std::mutex> lk(outbox_mu_);
+      encode_execute(outbox_[rank], t.id, t.func_id, t.attempt, t.name, t.args);
+    };
+    if (scheduler_->dispatch(send) > 0) {
+      outbox_dirty_.store(true, std::memory_order_release);
+      did = true;
+    }
+    std::vector<ObjectId> completed = scheduler_->take_completed();
+    if (!completed.empty()) answer_waiters(completed);
+    unfinished_.store(scheduler_->outstanding() + [&] {
+      std::lock_guard<std::mutex> lk(intake_mu_);
+      return intake_.size();
+    }(), std::memory_order_release);
+  }
+  did = flush_outboxes() || did;
+  did = transport_->test_sends() || did;
+  return did;
+}
+
+void Runtime::reply_object(int dest, ObjectId id) {
+  bool known = false;
+  ObjectPtr d = table_.try_get(id, &known);
+  if (!d) {
+    auto e = std::make_shared<ObjectData>();
+    e->error = make_error_info("mpiray::get", 0, "mpiray::ObjectError",
+                               "object " + std::to_string(id) +
+                                   " is unknown or was freed before it was fetched");
+    d = e;
+  }
+  queue_record(dest, [&](Writer& w) { encode_object(w, id, *d); });
+}
+
+void Runtime::answer_waiters(const std::vector<ObjectId>& completed) {
+  if (remote_waiters_.empty()) return;
+  for (ObjectId id : completed) {
+    auto it = remote_waiters_.find(id);
+    if (it == remote_waiters_.end()) continue;
+    for (int dest : it->second) reply_object(dest, id);
+    remote_waiters_.erase(it);
+  }
+}
+
+void Runtime::handle_message(int source, const char* data, std::size_t size) {
+  std::vector<Job> jobs;
+  for_each_record(data, size, [&](MsgType type, Reader& r) {
+    switch (type) {
+      case MsgType::kExecute: {
+        ExecuteView v = decode_execute(r);
+        Job j;
+        j.task = v.task;
+        j.func = v.func;
+        j.attempt = v.attempt;
+        j.name.assign(v.name);
+        j.args.assign(v.args);
+        jobs.push_back(std::move(j));
+        break;
+      }
+      case MsgType::kResult: {
+        const auto id = r.get<ObjectId>();
+        const auto exec_ns = r.get<std::uint32_t>();
+        scheduler_->on_result(source, id, exec_ns, decode_outcome(r));
+        break;
+      }
+      case MsgType::kSubmit: {
+        SubmitView v = decode_submit(r);
+        table_.create_pending(v.task, 1);  // the submitting worker's hold
+        auto t = std::make_unique<TaskRecord>();
+        t->id = v.task;
+        t->func_id = v.func;
+        t->pin = v.pin;
+        t->retries_left = v.retries;
+        t->name.assign(v.name);
+        t->args.assign(v.args);
+        t->submitter = source;
+        t->nested = true;
+        scheduler_->submit(std::move(t));
+        break;
+      }
+      case MsgType::kGetRequest: {
+        const auto id = r.get<ObjectId>();
+        bool known = false;
+        if (table_.try_get(id, &known) || !known) {
+          reply_object(source, id);
+        } else {
+          remote_waiters_[id].push_back(source);
+        }
+        break;
+      }
+      case MsgType::kObject: {
+        const auto id = r.get<ObjectId>();
+        table_.complete(id, decode_outcome(r));
+        break;
+      }
+      case MsgType::kRelease:
+        table_.release(r.get<ObjectId>());
+        break;
+      case MsgType::kPin:
+        table_.pin(r.get<ObjectId>());
+        break;
+      case MsgType::kPut: {
+        const auto id = r.get<ObjectId>();
+        auto d = std::make_shared<ObjectData>();
+        d->bytes.assign(r.get_bytes());
+        table_.create_pending(id, 1);
+        table_.complete(id, std::move(d));
+        break;
+      }
+      case MsgType::kShutdown:
+        exit_code_ = r.get<std::int32_t>();
+        stopping_ = true;
+        break;
+      case MsgType::kBlock:
+        scheduler_->on_blocked(source, +1);
+        break;
+      case MsgType::kUnblock:
+        scheduler_->on_blocked(source, -1);
+        break;
+      default:
+        throw std::runtime_error("unknown record type " + std::to_string(int(type)) + " from rank " +
+                                 std::to_string(source));
+    }
+  });
+  if (!jobs.empty()) pool_->push(std::move(jobs));
+}
+
+void Runtime::progress_loop(const std::atomic<bool>& stop) {
+  Backoff backoff;
+  while (!stop.load(std::memory_order_acquire)) {
+    if (try_progress()) {
+      backoff.reset();
+      continue;
+    }
+    const auto w = backoff.step();
+    if (w.count() == 0) continue;
+    std::unique_lock<std::mutex> lk(sleep_mu_);
+    progress_sleeping_.store(true, std::memory_order_release);
+    sleep_cv_.wait_for(lk, w, [&] { return kicked_ || stop.load(); });
+    kicked_ = false;
+    progress_sleeping_.store(false, std::memory_order_release);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Executing tasks
+
+void Runtime::run_job(Job& job) {
+  const FunctionInfo* fn = find_function(job.func);
+  CurrentTaskScope scope(fn ? fn->name.c_str() : "<unknown>", job.task);
+  // One result buffer per nesting level: a task blocked in get() may run another job on this
+  // thread (helping), which must not clobber the outer task's result. Reused to avoid a heap
+  // allocation per task.
+  thread_local std::vector<std::unique_ptr<Writer>> buffers;
+  thread_local std::size_t depth = 0;
+  if (buffers.size() <= depth) buffers.push_back(std::make_unique<Writer>(256));
+  Writer& out = *buffers[depth];
+  out.clear();
+  struct DepthGuard {
+    std::size_t& d;
+    explicit DepthGuard(std::size_t& x) : d(x) { ++d; }
+    ~DepthGuard() { --d; }
+  } depth_guard(depth);
+  const auto t0 = Clock::now();
+  std::shared_ptr<const ErrorInfo> error;
+  if (!fn) {
+    error = make_error_info("<function id " + std::to_string(job.func) + ">", layout_.rank,
+                            "mpiray::RegistrationError",
+                            "no function with this id is registered on this rank; run the same "
+                            "binary on every rank");
+  } else {
+    try {
+      Reader in(job.args);
+      fn->invoke(in, out);
+    } catch (...) {
+      error = current_exception_info(fn->name, layout_.rank);
+    }
+  }
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+  const auto exec_ns = static_cast<std::uint32_t>(std::min<long long>(ns, 0xFFFFFFFFll));
+  queue_record(0, [&](Writer& w) {
+    if (error) {
+      ObjectData d;
+      d.error = error;
+      encode_result(w, job.task, exec_ns, d);
+    } else {
+      encode_result_ok(w, job.task, exec_ns, out.view());
+    }
+  });
+  if (layout_.rank == 0 || error || ns > 20000) kick();
+}
+
+// ---------------------------------------------------------------------------------------------
+// API
+
+ObjectId Runtime::submit(TaskSubmission&& s) {
+  if (stopping_) throw RuntimeError("mpiray: cannot submit tasks: the runtime is shutting down");
+  const ObjectId id = new_id();
+  const bool nested = ThreadPool::on_pool_thread();
+  if (layout_.rank == 0) {
+    table_.create_pending(id, 1);
+    auto t = std::make_unique<TaskRecord>();
+    t->id = id;
+    t->func_id = s.func_id;
+    t->args = std::move(s.args);
+    t->pin = s.pin;
+    t->retries_left = s.max_retries;
+    t->name = std::move(s.name);
+    t->nested = nested;
+    {
+      std::lock_guard<std::mutex> lk(intake_mu_);
+      intake_.push_back(std::move(t));
+    }
+    unfinished_.fetch_add(1, std::memory_order_release);
+  } else {
+    table_.create_pending(id, 1, /*owner_counts=*/true);
+    table_.mark_requested(id);
+    queue_record(0, [&](Writer& w) {
+      encode_submit(w, id, s);
+      encode_id(w, MsgType::kGetRequest, id);  // the submitter almost always gets its result
+    });
+  }
+  kick();
+  return id;
+}
+
+ObjectId Runtime::put(std::string bytes) {
+  const ObjectId id = new_id();
+  auto d = std::make_shared<ObjectData>();
+  d->bytes = std::move(bytes);
+  if (layout_.rank != 0) {
+    queue_record(0, [&](Writer& w) { encode_put(w, id, d->bytes); });
+    kick();
+  }
+  table_.create_pending(id, 1, layout_.rank != 0);
+  table_.complete(id, std::move(d));
+  return id;
+}
+
+template <class Done>
+bool Runtime::wait_until(Done&& done, Deadline deadline) {
+  Backoff backoff;
+  bool reported_block = false;
+  const bool on_pool = pool_ && ThreadPool::on_pool_thread();
+  bool ok = true;
+  for (;;) {
+    const std::uint64_t gen = table_.generation();
+    if (done()) break;
+    if (stopping_) {
+      if (reported_block) queue_record(0, [](Writer& w) { encode_id(w, MsgType::kUnblock, 0); });
+      throw RuntimeError("mpiray: the runtime is shutting down; the object will not arrive");
+    }
+    const auto now = Clock::now();
+    if (deadline && now >= *deadline) {
+      ok = false;
+      break;
+    }
+    if (on_pool && pool_->try_run_one()) {  // help: run queued work instead of holding a thread
+      backoff.reset();
+      continue;
+    }
+    if (try_progress()) {
+      backoff.reset();
+      continue;
+    }
+    const auto w = backoff.step();
+    if (w.count() == 0) continue;
+    if (on_pool && !reported_block) {
+      queue_record(0, [](Writer& w2) { encode_id(w2, MsgType::kBlock, 0); });
+      reported_block = true;
+      kick();
+    }
+    auto until = now + w;
+    if (deadline && *deadline < until) until = *deadline;
+    table_.wait_change(gen, until);
+  }
+  if (reported_block) {
+    queue_record(0, [](Writer& w) { encode_id(w, MsgType::kUnblock, 0); });
+    kick();
+  }
+  return ok;
+}
+
+ObjectPtr Runtime::get(ObjectId id, Deadline deadline) {
+  bool known = false;
+  if (ObjectPtr d = table_.try_get(id, &known)) return d;
+  if (layout_.rank == 0 && !known)
+    throw ObjectError("mpiray: object " + std::to_string(id) +
+                      " is unknown or was already freed (no ObjectRef kept it alive)");
+  if (layout_.rank != 0 && table_.mark_requested(id)) {
+    queue_record(0, [&](Writer& w) { encode_id(w, MsgType::kGetRequest, id); });
+    kick();
+  }
+  ObjectPtr result;
+  const bool ok = wait_until([&] { return (result = table_.try_get(id)) != nullptr; }, deadline);
+  if (!ok)
+    throw TimeoutError("mpiray: object " + std::to_string(id) +
+                       " was not ready before the timeout; wait longer or check the task");
+  return result;
+}
+
+std::vector<char> Runtime::wait(const std::vector<ObjectId>& ids, std::size_t num,
+                                Deadline deadline) {
+  std::vector<char> flags(ids.size(), 0);
+  num = std::min(num, ids.size());
+  if (layout_.rank != 0) {
+    bool queued = false;
+    for (ObjectId id : ids) {
+      if (!table_.try_get(id) && table_.mark_requested(id)) {
+        queue_record(0, [&](Writer& w) { encode_id(w, MsgType::kGetRequest, id); });
+        queued = true;
+      }
+    }
+    if (queued) kick();
+  }
+  std::size_t ready = 0;
+  wait_until(
+      [&] {
+        for (std::size_t i = 0; i < ids.size() && ready < num; ++i) {
+          if (!flags[i] && table_.try_get(ids[i])) {
+            flags[i] = 1;
+            ++ready;
+          }
+        }
+        return ready >= num;
+      },
+      deadline);
+  return flags;
+}
+
+bool Runtime::ready(ObjectId id) {
+  if (table_.try_get(id)) return true;
+  try_progress();
+  return table_.try_get(id) != nullptr;
+}
+
+void Runtime::add_ref(ObjectId id) { table_.add_ref(id, layout_.rank != 0); }
+
+void Runtime::release(ObjectId id) {
+  const auto r = table_.release(id);
+  if (r.notify_owner && layout_.rank != 0 && !stopping_) {
+    queue_record(0, [&](Writer& w) { encode_id(w, MsgType::kRelease, id); });
+  }
+}
+
+void Runtime::pin(ObjectId id) {
+  table_.pin(id);
+  if (layout_.rank != 0) queue_record(0, [&](Writer& w) { encode_id(w, MsgType::kPin, id); });
+}
+
+void Runtime::check_pin(int r) const {
+  const bool ok = layout_.size == 1 ? r == 0 : (r >= 1 && r < layout_.size);
+  if (ok) return;
+  const std::string range =
+      layout_.size == 1 ? std::string("only rank 0 (one-process run)")
+                        : "worker ranks 1.." + std::to_string(layout_.size - 1);
+  throw ConfigError("mpiray: on_rank(" + std::to_string(r) + ") is out of range: this job has " +
+                    range + " (world size " + std::to_string(layout_.size) +
+                    "); rank 0 is the driver and runs tasks only in a one-process run");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lifecycle
+
+int Runtime::run(const std::function<int()>& body) {
+  int code = 0;
+  if (layout_.rank == 0) {
+    code = drive_driver(body);
+  } else {
+    progress_loop(stopping_);
+    code = exit_code_.load();
+  }
+  finish_local();
+  return code;
+}
+
+int Runtime::drive_driver(const std::function<int()>& body) {
+  progress_thread_ = std::thread([this] { progress_loop(stop_progress_); });
+  int code = 0;
+  bool failed = false;
+  try {
+    code = body();
+  } catch (const std::exception& e) {
+    std::cerr << "mpiray: the driver body on rank 0 threw " << demangle(typeid(e).name()) << ": "
+              << e.what() << "\nmpiray: shutting down all ranks" << std::endl;
+    failed = true;
+  } catch (...) {
+    std::cerr << "mpiray: the driver body on rank 0 threw a non-standard exception\n"
+                 "mpiray: shutting down all ranks"
+              << std::endl;
+    failed = true;
+  }
+  if (failed) code = 1;
+  if (!failed) drain();
+  shutdown_workers(code);
+  stop_progress_ = true;
+  kick();
+  progress_thread_.join();
+  return code;
+}
+
+void Runtime::drain() {
+  // Outstanding tasks (including ones nobody will get) run to completion before shutdown.
+  wait_until([&] { return unfinished_.load(std::memory_order_acquire) == 0; }, std::nullopt);
+}
+
+void Runtime::shutdown_workers(int code) {
+  for (int r = 1; r < layout_.size; ++r)
+    queue_record(r, [&](Writer& w) { encode_shutdown(w, code); });
+  kick();
+}
+
+void Runtime::finish_local() {
+  stopping_ = true;
+  table_.notify_all();  // tasks blocked in get() give up
+  if (pool_) pool_->stop();
+  {
+    std::lock_guard<std::mutex> lk(progress_mu_);
+    sweep();  // last results and shutdown records go out
+  }
+  // Late messages (results of abandoned work, releases) are dropped: nobody waits for them.
+  transport_->quiesce([](int, const char*, std::size_t) {});
+}
+
+}  // namespace mpiray::detail

@@ -1,0 +1,118 @@
+#pragma once
+// The per-process runtime: composes transport, object table, scheduler (rank 0) and thread pool
+// (executor ranks), and implements the API in detail/core.hpp.
+//
+// Progress model: all MPI traffic happens in sweep(), under progress_mu_. Any thread that is idle
+// or waiting calls try_progress(): a background progress thread (rank 0's, or a worker's main
+// thread), idle pool threads, and a driver blocked in get(). So the thread that waits for a reply
+// is usually the one that receives it, with no hand-off. Threads that find nothing to do back off
+// (spin, yield, then sleep) so idle ranks leave the cores to busy ones.
+//
+// Cross-thread traffic goes through per-destination outboxes of encoded records; records for
+// this rank itself are handled in the next sweep like received ones, so one code path serves a
+// one-process run and a cluster.
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "mpiray/detail/buffer.hpp"
+#include "mpiray/detail/core.hpp"
+#include "object_store/object_table.hpp"
+#include "runtime/config.hpp"
+#include "scheduler/scheduler.hpp"
+#include "serialization/messages.hpp"
+#include "transport/mpi_transport.hpp"
+#include "worker/thread_pool.hpp"
+
+namespace mpiray::detail {
+
+class Runtime {
+ public:
+  /// Starts MPI and checks the launch and the registry on every rank. Throws ConfigError /
+  /// RegistrationError (already reported on stderr) when the job must not start.
+  Runtime(int* argc, char*** argv);
+  ~Runtime();
+
+  /// Rank 0: runs the driver body, drains, shuts every rank down. Workers: serves until told to
+  /// stop. Returns the job's exit code on every rank.
+  int run(const std::function<int()>& body);
+
+  ObjectId submit(TaskSubmission&& t);
+  ObjectId put(std::string bytes);
+  ObjectPtr get(ObjectId id, Deadline deadline);
+  std::vector<char> wait(const std::vector<ObjectId>& ids, std::size_t num, Deadline deadline);
+  bool ready(ObjectId id);
+  void add_ref(ObjectId id);
+  void release(ObjectId id);
+  void pin(ObjectId id);
+  void check_pin(int rank) const;
+
+  int rank() const { return layout_.rank; }
+  int size() const { return layout_.size; }
+  int num_workers() const { return layout_.size == 1 ? 1 : layout_.size - 1; }
+  int threads() const { return threads_; }
+  const Layout& layout() const { return layout_; }
+
+ private:
+  bool try_progress();
+  bool sweep();
+  void handle_message(int source, const char* data, std::size_t size);
+  template <class Encode>
+  void queue_record(int dest, Encode&& encode);
+  bool flush_outboxes();
+  void kick();
+  void progress_loop(const std::atomic<bool>& stop);
+  void run_job(Job& job);
+  ObjectId new_id();
+  bool is_executor() const { return layout_.size == 1 || layout_.rank != 0; }
+  void answer_waiters(const std::vector<ObjectId>& completed);
+  void reply_object(int dest, ObjectId id);
+  /// Waits until `done()` with help and back-off; false on deadline. Throws when shutting down.
+  template <class Done>
+  bool wait_until(Done&& done, Deadline deadline);
+  int drive_driver(const std::function<int()>& body);
+  void drain();
+  void shutdown_workers(int code);
+  void finish_local();
+
+  std::unique_ptr<MpiTransport> transport_;
+  Layout layout_;
+  int threads_ = 0;
+  std::string thread_source_;
+  ObjectTable table_;
+  std::unique_ptr<Scheduler> scheduler_;  // rank 0 only; touched under progress_mu_
+  std::unique_ptr<ThreadPool> pool_;      // executor ranks only
+
+  std::mutex progress_mu_;
+  std::mutex outbox_mu_;
+  std::vector<Writer> outbox_;  // per destination rank
+  std::atomic<bool> outbox_dirty_{false};
+
+  std::mutex intake_mu_;
+  std::vector<std::unique_ptr<TaskRecord>> intake_;  // rank 0: submissions not yet scheduled
+  std::unordered_map<ObjectId, std::vector<int>> remote_waiters_;  // rank 0, under progress_mu_
+  std::atomic<std::size_t> unfinished_{0};  // rank 0: tasks submitted and not yet complete
+
+  std::atomic<std::uint64_t> next_id_{0};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stop_progress_{false};
+  std::atomic<int> exit_code_{0};
+
+  std::mutex sleep_mu_;
+  std::condition_variable sleep_cv_;
+  std::atomic<bool> progress_sleeping_{false};
+  bool kicked_ = false;  // guarded by sleep_mu_
+  std::thread progress_thread_;
+};
+
+/// The runtime of this process, or nullptr outside mpiray::run.
+Runtime* current_runtime() noexcept;
+
+}  // namespace mpiray::detail

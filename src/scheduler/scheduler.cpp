@@ -1,0 +1,193 @@
+#include "scheduler/scheduler.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "mpiray/detail/buffer.hpp"
+#include "mpiray/detail/registry.hpp"
+
+namespace mpiray::detail {
+namespace {
+
+// Calls fn(kind, value_bytes, ref_id) for every encoded argument.
+template <class Fn>
+void for_each_arg(std::string_view args, Fn&& fn) {
+  Reader r(args);
+  const auto n = r.get<std::uint32_t>();
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const auto kind = r.get<ArgKind>();
+    if (kind == ArgKind::kRef) {
+      fn(kind, std::string_view{}, r.get<ObjectId>());
+    } else {
+      fn(kind, r.get_bytes(), ObjectId{0});
+    }
+  }
+}
+
+int cap_for(int threads, double avg_ns) {
+  const double per_thread = static_cast<double>(Scheduler::kQueuedWorkNs) / std::max(avg_ns, 1.0);
+  const double clamped = std::clamp(per_thread, double(Scheduler::kMinPerThread),
+                                    double(Scheduler::kMaxPerThread));
+  return threads * static_cast<int>(clamped);
+}
+
+}  // namespace
+
+Scheduler::Scheduler(ObjectTable& table, std::vector<int> threads_per_rank) : table_(table) {
+  ranks_.resize(threads_per_rank.size());
+  for (std::size_t r = 0; r < threads_per_rank.size(); ++r) {
+    ranks_[r].threads = threads_per_rank[r];
+    if (threads_per_rank[r] > 0) {
+      executors_.push_back(static_cast<int>(r));
+      ranks_[r].cap = cap_for(ranks_[r].threads, ranks_[r].avg_ns);
+    }
+  }
+}
+
+ObjectPtr Scheduler::make_error(const TaskRecord& t, std::string type, std::string message) const {
+  auto e = std::make_shared<ErrorInfo>();
+  const FunctionInfo* fn = find_function(t.func_id);
+  e->function = fn ? fn->name : ("<unknown function " + std::to_string(t.func_id) + ">");
+  e->rank = 0;
+  e->type = std::move(type);
+  e->message = std::move(message);
+  auto d = std::make_shared<ObjectData>();
+  d->error = std::move(e);
+  return d;
+}
+
+void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
+  TaskRecord* t = owned.get();
+  tasks_[t->id] = std::move(owned);
+  if (!find_function(t->func_id)) {
+    finish(t, make_error(*t, "mpiray::RegistrationError",
+                         "function id not registered on rank 0; do all ranks run the same binary?"));
+    return;
+  }
+  ObjectPtr failed;
+  std::string missing;
+  for_each_arg(t->args, [&](ArgKind kind, std::string_view, ObjectId id) {
+    if (kind != ArgKind::kRef || failed || !missing.empty()) return;
+    bool known = false;
+    ObjectPtr d = table_.try_get(id, &known);
+    if (!known) {
+      missing = std::to_string(id);
+    } else if (d && d->failed()) {
+      failed = d;
+    } else {
+      t->deps.push_back(id);
+    }
+  });
+  if (!missing.empty()) {
+    t->deps.clear();
+    finish(t, make_error(*t, "mpiray::ObjectError",
+                         "argument object " + missing +
+                             " is unknown or already freed; keep an ObjectRef to it until the "
+                             "task is submitted"));
+    return;
+  }
+  if (failed) {
+    t->deps.clear();
+    finish(t, failed);  // dependents fail with the producer's error, without running
+    return;
+  }
+  for (ObjectId dep : t->deps) {
+    table_.add_ref(dep, false);
+    if (!table_.try_get(dep)) {
+      ++t->unresolved;
+      waiting_on_[dep].push_back(t->id);
+    }
+  }
+  if (t->unresolved == 0) {
+    resolve_args(t);
+    make_ready(t);
+  }
+}
+
+void Scheduler::make_ready(TaskRecord* t) {
+  ++queued_;
+  high_water_ = std::max(high_water_, queued_);
+  if (t->pin >= 0) {
+    ranks_.at(t->pin).pinned.push_back(t);
+  } else if (t->nested) {
+    urgent_.push_back(t);
+  } else {
+    ready_.push_back(t);
+  }
+}
+
+void Scheduler::resolve_args(TaskRecord* t) {
+  if (t->deps.empty()) return;
+  Writer w(t->args.size() + 64);
+  Reader r(t->args);
+  const auto n = r.get<std::uint32_t>();
+  w.put(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const auto kind = r.get<ArgKind>();
+    w.put(ArgKind::kValue);
+    if (kind == ArgKind::kRef) {
+      ObjectPtr d = table_.try_get(r.get<ObjectId>());
+      w.put_bytes(d->bytes);
+    } else {
+      w.put_bytes(r.get_bytes());
+    }
+  }
+  t->args.assign(w.data(), w.size());
+  release_deps(t);
+}
+
+void Scheduler::release_deps(TaskRecord* t) {
+  for (ObjectId dep : t->deps) table_.release(dep);
+  t->deps.clear();
+}
+
+void Scheduler::on_result(int rank, ObjectId id, std::uint32_t exec_ns, ObjectPtr outcome) {
+  RankState& r = ranks_.at(rank);
+  --r.in_flight;
+  r.avg_ns = 0.9 * r.avg_ns + 0.1 * static_cast<double>(exec_ns);
+  r.cap = cap_for(r.threads, r.avg_ns);
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return;
+  TaskRecord* t = it->second.get();
+  t->running_on = -1;
+  if (outcome->failed() && t->retries_left > 0) {
+    --t->retries_left;
+    ++t->attempt;
+    make_ready(t);
+    return;
+  }
+  finish(t, std::move(outcome));
+}
+
+void Scheduler::on_blocked(int rank, int delta) { ranks_.at(rank).blocked += delta; }
+
+void Scheduler::finish(TaskRecord* t, ObjectPtr outcome) {
+  // Work list instead of recursion: a failure can cascade down a chain of any length.
+  std::vector<std::pair<TaskRecord*, ObjectPtr>> work{{t, std::move(outcome)}};
+  while (!work.empty()) {
+    auto [task, out] = std::move(work.back());
+    work.pop_back();
+    const ObjectId id = task->id;
+    release_deps(task);
+    table_.complete(id, out);
+    completed_.push_back(id);
+    tasks_.erase(id);
+    auto w = waiting_on_.find(id);
+    if (w == waiting_on_.end()) continue;
+    std::vector<ObjectId> waiters = std::move(w->second);
+    waiting_on_.erase(w);
+    for (ObjectId wid : waiters) {
+      auto it = tasks_.find(wid);
+      if (it == tasks_.end()) continue;  // already failed through another argument
+      TaskRecord* dependent = it->second.get();
+      if (out->failed()) {
+        work.emplace_back(dependent, out);
+      } else if (--dependent->unresolved == 0) {
+        resolve_args(dependent);
+        make_ready(dependent);
+      }
+    }
+  }
+}
+
+}  // namespace mpiray::detail

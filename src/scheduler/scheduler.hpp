@@ -1,0 +1,152 @@
+#pragma once
+// Rank 0's scheduler: a dependency graph of submitted tasks and the placement of ready tasks on
+// executor ranks. Pure logic over an ObjectTable: no MPI, no threads (the runtime calls it under
+// its progress lock), so it is unit-tested directly.
+//
+// Placement: pinned tasks go to their rank; others round-robin over ranks below their in-flight
+// cap. The cap adapts to measured task durations (about kQueuedWorkNs of queued work per
+// thread), so long tasks stay in rank 0's queue for load balance while tiny tasks travel in large
+// batches. Tasks submitted from inside tasks skip the cap: their parent usually blocks on them,
+// and holding them back could deadlock a fully blocked rank.
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "mpiray/detail/core.hpp"
+#include "object_store/object_table.hpp"
+
+namespace mpiray::detail {
+
+struct TaskRecord {
+  ObjectId id = 0;
+  std::uint64_t func_id = 0;
+  std::string name;
+  std::string args;  // encoded; ref arguments replaced by values once resolved
+  int pin = -1;
+  int retries_left = 0;
+  std::uint32_t attempt = 0;
+  int submitter = 0;
+  bool nested = false;  // submitted from inside a task: dispatched without waiting for room
+  std::uint32_t unresolved = 0;
+  std::vector<ObjectId> deps;
+  int running_on = -1;
+};
+
+class Scheduler {
+ public:
+  static constexpr std::uint64_t kQueuedWorkNs = 1'000'000;
+  static constexpr int kMinPerThread = 2;
+  static constexpr int kMaxPerThread = 2048;
+
+  /// threads_per_rank[r] > 0 marks rank r as an executor with that many threads.
+  Scheduler(ObjectTable& table, std::vector<int> threads_per_rank);
+
+  /// Accepts a task whose result entry already exists in the table.
+  void submit(std::unique_ptr<TaskRecord> t);
+  /// Records a task's outcome from `rank`; retries a failure while retries are left.
+  void on_result(int rank, ObjectId id, std::uint32_t exec_ns, ObjectPtr outcome);
+  /// A task on `rank` started (+1) or stopped (-1) waiting in get(); blocked tasks free their slot.
+  void on_blocked(int rank, int delta);
+
+  /// Hands ready tasks to `send(rank, const TaskRecord&)`; returns how many were sent.
+  template <class Send>
+  std::size_t dispatch(Send&& send);
+
+  /// Objects completed (value or error) since the last call.
+  std::vector<ObjectId> take_completed() { return std::move(completed_); }
+  std::size_t outstanding() const { return tasks_.size(); }
+  std::size_t queued() const { return queued_; }
+  std::size_t queue_high_water() const { return high_water_; }
+  std::uint64_t tasks_dispatched(int rank) const { return ranks_.at(rank).dispatched; }
+  int cap(int rank) const { return ranks_.at(rank).cap; }
+  int in_flight(int rank) const { return ranks_.at(rank).in_flight; }
+
+ private:
+  struct RankState {
+    int threads = 0;
+    int in_flight = 0;
+    int blocked = 0;
+    int cap = 0;
+    double avg_ns = 1e6;
+    std::uint64_t dispatched = 0;
+    std::deque<TaskRecord*> pinned;
+  };
+  bool has_room(const RankState& r) const { return r.in_flight - r.blocked < r.cap; }
+  void make_ready(TaskRecord* t);
+  void resolve_args(TaskRecord* t);
+  void finish(TaskRecord* t, ObjectPtr outcome);
+  void object_completed(ObjectId id, const ObjectPtr& outcome);
+  void release_deps(TaskRecord* t);
+  ObjectPtr make_error(const TaskRecord& t, std::string type, std::string message) const;
+
+  ObjectTable& table_;
+  std::vector<RankState> ranks_;
+  std::vector<int> executors_;
+  std::size_t rr_ = 0;
+  std::unordered_map<ObjectId, std::unique_ptr<TaskRecord>> tasks_;
+  std::unordered_map<ObjectId, std::vector<ObjectId>> waiting_on_;  // object -> waiting task ids
+  std::deque<TaskRecord*> ready_;
+  std::deque<TaskRecord*> urgent_;  // submitted from inside tasks: not held back by caps
+  std::vector<ObjectId> completed_;
+  std::size_t queued_ = 0;
+  std::size_t high_water_ = 0;
+};
+
+template <class Send>
+std::size_t Scheduler::dispatch(Send&& send) {
+  std::size_t sent = 0;
+  auto emit = [&](int rank, TaskRecord* t) {
+    RankState& r = ranks_[rank];
+    ++r.in_flight;
+    ++r.dispatched;
+    --queued_;
+    t->running_on = rank;
+    send(rank, *t);
+    ++sent;
+  };
+  for (int rank : executors_) {
+    RankState& r = ranks_[rank];
+    while (!r.pinned.empty() && (has_room(r) || r.pinned.front()->nested)) {
+      TaskRecord* t = r.pinned.front();
+      r.pinned.pop_front();
+      emit(rank, t);
+    }
+  }
+  const std::size_t n = executors_.size();
+  // Urgent (nested) tasks go to the least loaded rank regardless of caps.
+  while (!urgent_.empty()) {
+    int best = executors_[0];
+    double best_load = 1e300;
+    for (int rank : executors_) {
+      const RankState& r = ranks_[rank];
+      const double load = double(r.in_flight - r.blocked) / r.threads;
+      if (load < best_load) {
+        best_load = load;
+        best = rank;
+      }
+    }
+    TaskRecord* t = urgent_.front();
+    urgent_.pop_front();
+    emit(best, t);
+  }
+  std::size_t misses = 0;
+  while (!ready_.empty() && misses < n) {
+    const int rank = executors_[rr_];
+    rr_ = (rr_ + 1 == n) ? 0 : rr_ + 1;
+    if (!has_room(ranks_[rank])) {
+      ++misses;
+      continue;
+    }
+    misses = 0;
+    TaskRecord* t = ready_.front();
+    ready_.pop_front();
+    emit(rank, t);
+  }
+  return sent;
+}
+
+}  // namespace mpiray::detail

@@ -1,0 +1,125 @@
+#include "serialization/messages.hpp"
+
+namespace mpiray::detail {
+
+std::size_t begin_record(Writer& w, MsgType type) {
+  w.put(type);
+  return w.begin_len();
+}
+
+void end_record(Writer& w, std::size_t at) { w.end_len(at); }
+
+void encode_execute(Writer& w, ObjectId task, std::uint64_t func, std::uint32_t attempt,
+                    std::string_view name, std::string_view args) {
+  const auto at = begin_record(w, MsgType::kExecute);
+  w.put(task);
+  w.put(func);
+  w.put(attempt);
+  w.put_bytes(name);
+  w.put_bytes(args);
+  end_record(w, at);
+}
+
+void encode_outcome(Writer& w, const ObjectData& d) {
+  w.put<std::uint8_t>(d.failed() ? 0 : 1);
+  if (!d.failed()) {
+    w.put_bytes(d.bytes);
+    return;
+  }
+  w.put_bytes(d.error->function);
+  w.put<std::int32_t>(d.error->rank);
+  w.put_bytes(d.error->type);
+  w.put_bytes(d.error->message);
+}
+
+ObjectPtr decode_outcome(Reader& r) {
+  auto d = std::make_shared<ObjectData>();
+  if (r.get<std::uint8_t>() == 1) {
+    d->bytes = std::string(r.get_bytes());
+    return d;
+  }
+  auto e = std::make_shared<ErrorInfo>();
+  e->function = std::string(r.get_bytes());
+  e->rank = r.get<std::int32_t>();
+  e->type = std::string(r.get_bytes());
+  e->message = std::string(r.get_bytes());
+  d->error = std::move(e);
+  return d;
+}
+
+void encode_result(Writer& w, ObjectId task, std::uint32_t exec_ns, const ObjectData& outcome) {
+  const auto at = begin_record(w, MsgType::kResult);
+  w.put(task);
+  w.put(exec_ns);
+  encode_outcome(w, outcome);
+  end_record(w, at);
+}
+
+void encode_result_ok(Writer& w, ObjectId task, std::uint32_t exec_ns, std::string_view bytes) {
+  const auto at = begin_record(w, MsgType::kResult);
+  w.put(task);
+  w.put(exec_ns);
+  w.put<std::uint8_t>(1);
+  w.put_bytes(bytes);
+  end_record(w, at);
+}
+
+void encode_submit(Writer& w, ObjectId task, const TaskSubmission& t) {
+  const auto at = begin_record(w, MsgType::kSubmit);
+  w.put(task);
+  w.put(t.func_id);
+  w.put<std::int32_t>(t.pin);
+  w.put<std::int32_t>(t.max_retries);
+  w.put_bytes(t.name);
+  w.put_bytes(t.args);
+  end_record(w, at);
+}
+
+void encode_id(Writer& w, MsgType type, ObjectId id) {
+  const auto at = begin_record(w, type);
+  w.put(id);
+  end_record(w, at);
+}
+
+void encode_object(Writer& w, ObjectId id, const ObjectData& d) {
+  const auto at = begin_record(w, MsgType::kObject);
+  w.put(id);
+  encode_outcome(w, d);
+  end_record(w, at);
+}
+
+void encode_put(Writer& w, ObjectId id, std::string_view bytes) {
+  const auto at = begin_record(w, MsgType::kPut);
+  w.put(id);
+  w.put_bytes(bytes);
+  end_record(w, at);
+}
+
+void encode_shutdown(Writer& w, std::int32_t code) {
+  const auto at = begin_record(w, MsgType::kShutdown);
+  w.put(code);
+  end_record(w, at);
+}
+
+ExecuteView decode_execute(Reader& r) {
+  ExecuteView v;
+  v.task = r.get<ObjectId>();
+  v.func = r.get<std::uint64_t>();
+  v.attempt = r.get<std::uint32_t>();
+  v.name = r.get_bytes();
+  v.args = r.get_bytes();
+  return v;
+}
+
+SubmitView decode_submit(Reader& r) {
+  SubmitView v;
+  v.task = r.get<ObjectId>();
+  v.func = r.get<std::uint64_t>();
+  v.pin = r.get<std::int32_t>();
+  v.retries = r.get<std::int32_t>();
+  v.name = r.get_bytes();
+  v.args = r.get_bytes();
+  return v;
+}
+
+}  // namespace mpiray::detail

@@ -1,0 +1,92 @@
+#pragma once
+// The runtime's own control records, in a compact byte format (see detail/buffer.hpp).
+//
+// An MPI message is a sequence of records, so many records queued for one rank travel as one
+// message. A record is  u8 type | u32 payload length | payload.  Payloads:
+//   Execute    u64 task, u64 func, u32 attempt, str name, str args        (rank 0 -> worker)
+//   Result     u64 task, u32 exec_ns, outcome                             (worker -> rank 0)
+//   Submit     u64 task, u64 func, i32 pin, i32 retries, str name, str args (worker -> rank 0)
+//   GetRequest u64 object                                                 (worker -> rank 0)
+//   Object     u64 object, outcome                                        (rank 0 -> worker)
+//   Release    u64 object                                                 (worker -> rank 0)
+//   Pin        u64 object                                                 (worker -> rank 0)
+//   Put        u64 object, str bytes                                      (worker -> rank 0)
+//   Shutdown   i32 exit code                                              (rank 0 -> worker)
+//   Block / Unblock  u64 0 (a task on the sender waits in get / resumes)   (worker -> rank 0)
+// outcome = u8 ok, then ok ? str bytes : (str function, i32 rank, str type, str message).
+// args    = u32 count, then per argument u8 kind: 0 = str value, 1 = u64 object id.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "mpiray/detail/buffer.hpp"
+#include "mpiray/detail/core.hpp"
+
+namespace mpiray::detail {
+
+enum class MsgType : std::uint8_t {
+  kExecute = 1,
+  kResult,
+  kSubmit,
+  kGetRequest,
+  kObject,
+  kRelease,
+  kPin,
+  kPut,
+  kShutdown,
+  kBlock,    // u64 0: a task on the sender started waiting in get()
+  kUnblock,  // u64 0: it stopped waiting
+};
+
+struct ExecuteView {
+  ObjectId task = 0;
+  std::uint64_t func = 0;
+  std::uint32_t attempt = 0;
+  std::string_view name;
+  std::string_view args;
+};
+
+struct SubmitView {
+  ObjectId task = 0;
+  std::uint64_t func = 0;
+  std::int32_t pin = -1;
+  std::int32_t retries = 0;
+  std::string_view name;
+  std::string_view args;
+};
+
+/// Starts a record; pass the returned offset to end_record once the payload is written.
+std::size_t begin_record(Writer& w, MsgType type);
+void end_record(Writer& w, std::size_t at);
+
+void encode_execute(Writer& w, ObjectId task, std::uint64_t func, std::uint32_t attempt,
+                    std::string_view name, std::string_view args);
+void encode_result(Writer& w, ObjectId task, std::uint32_t exec_ns, const ObjectData& outcome);
+void encode_result_ok(Writer& w, ObjectId task, std::uint32_t exec_ns, std::string_view bytes);
+void encode_submit(Writer& w, ObjectId task, const TaskSubmission& t);
+void encode_id(Writer& w, MsgType type, ObjectId id);  // GetRequest, Release, Pin
+void encode_object(Writer& w, ObjectId id, const ObjectData& d);
+void encode_put(Writer& w, ObjectId id, std::string_view bytes);
+void encode_shutdown(Writer& w, std::int32_t code);
+
+ExecuteView decode_execute(Reader& r);
+SubmitView decode_submit(Reader& r);
+/// Reads an outcome; errors are shared so dependents can reuse them without copying.
+ObjectPtr decode_outcome(Reader& r);
+void encode_outcome(Writer& w, const ObjectData& d);
+
+/// Calls fn(type, payload_reader) for every record in an MPI message.
+template <class Fn>
+void for_each_record(const char* data, std::size_t size, Fn&& fn) {
+  Reader all(data, size);
+  while (!all.done()) {
+    const auto type = all.get<MsgType>();
+    const auto len = all.get<std::uint32_t>();
+    Reader payload(all.take(len), len);
+    fn(type, payload);
+  }
+}
+
+}  // namespace mpiray::detail

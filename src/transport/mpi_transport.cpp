@@ -1,0 +1,179 @@
+#include "transport/mpi_transport.hpp"
+
+#include <mpi.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "mpiray/errors.hpp"
+#include "worker/backoff.hpp"
+
+namespace mpiray::detail {
+namespace {
+
+constexpr int kTag = 7001;
+
+void check(int rc, const char* what) {
+  if (rc == MPI_SUCCESS) return;
+  char msg[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, msg, &len);
+  throw RuntimeError(std::string("mpiray: ") + what + " failed: " + std::string(msg, len));
+}
+
+MPI_Comm& as_comm(void* p) { return *static_cast<MPI_Comm*>(p); }
+
+}  // namespace
+
+struct MpiTransport::PendingSend {
+  MPI_Request req = MPI_REQUEST_NULL;
+  std::vector<char> bytes;
+};
+
+MpiTransport::MpiTransport(int* argc, char*** argv) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  int provided = 0;
+  if (!initialized) {
+    check(MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
+    finalize_ = true;
+  } else {
+    MPI_Query_thread(&provided);
+  }
+  if (provided < MPI_THREAD_SERIALIZED) {
+    if (finalize_) MPI_Finalize();
+    throw ConfigError(
+        "mpiray: the MPI library provides thread level " + std::to_string(provided) +
+        " but mpiray needs MPI_THREAD_SERIALIZED; use an MPI built with thread support (Open MPI "
+        "from Debian has it) or call MPI_Init_thread with MPI_THREAD_SERIALIZED before mpiray::run");
+  }
+  comm_ = new MPI_Comm;
+  check(MPI_Comm_dup(MPI_COMM_WORLD, &as_comm(comm_)), "MPI_Comm_dup");
+  MPI_Comm_set_errhandler(as_comm(comm_), MPI_ERRORS_RETURN);
+  MPI_Comm_rank(as_comm(comm_), &layout_.rank);
+  MPI_Comm_size(as_comm(comm_), &layout_.size);
+  MPI_Comm local;
+  check(MPI_Comm_split_type(as_comm(comm_), MPI_COMM_TYPE_SHARED, layout_.rank, MPI_INFO_NULL, &local),
+        "MPI_Comm_split_type");
+  MPI_Comm_rank(local, &layout_.local_rank);
+  MPI_Comm_size(local, &layout_.local_size);
+  MPI_Comm_free(&local);
+  int leader = layout_.local_rank == 0 ? 1 : 0;
+  MPI_Allreduce(&leader, &layout_.nodes, 1, MPI_INT, MPI_SUM, as_comm(comm_));
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  layout_.hostname = host;
+  recv_buf_.resize(1 << 16);
+}
+
+MpiTransport::~MpiTransport() {
+  for (PendingSend* s : sends_) {
+    if (s->req != MPI_REQUEST_NULL) MPI_Cancel(&s->req);
+    delete s;
+  }
+  if (comm_) {
+    MPI_Comm_free(&as_comm(comm_));
+    delete static_cast<MPI_Comm*>(comm_);
+  }
+  if (finalize_) MPI_Finalize();
+}
+
+void MpiTransport::send(int dest, std::vector<char>&& bytes) {
+  auto* s = new PendingSend;
+  s->bytes = std::move(bytes);
+  check(MPI_Isend(s->bytes.data(), static_cast<int>(s->bytes.size()), MPI_BYTE, dest, kTag,
+                  as_comm(comm_), &s->req),
+        "MPI_Isend");
+  ++sent_;
+  sends_.push_back(s);
+}
+
+bool MpiTransport::test_sends() {
+  bool any = false;
+  // Sends complete roughly in order; stop at the first unfinished one to keep this O(done).
+  while (!sends_.empty()) {
+    int done = 0;
+    MPI_Test(&sends_.front()->req, &done, MPI_STATUS_IGNORE);
+    if (!done) break;
+    delete sends_.front();
+    sends_.pop_front();
+    any = true;
+  }
+  return any;
+}
+
+int MpiTransport::poll(const Handler& on_message, int max) {
+  int n = 0;
+  while (n < max) {
+    int flag = 0;
+    MPI_Message msg;
+    MPI_Status st;
+    check(MPI_Improbe(MPI_ANY_SOURCE, kTag, as_comm(comm_), &flag, &msg, &st), "MPI_Improbe");
+    if (!flag) break;
+    int count = 0;
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    if (recv_buf_.size() < static_cast<std::size_t>(count)) recv_buf_.resize(count);
+    check(MPI_Mrecv(recv_buf_.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv");
+    ++received_;
+    ++n;
+    on_message(st.MPI_SOURCE, recv_buf_.data(), static_cast<std::size_t>(count));
+  }
+  return n;
+}
+
+std::vector<int> MpiTransport::gather_int(int value) {
+  std::vector<int> all(layout_.size);
+  check(MPI_Allgather(&value, 1, MPI_INT, all.data(), 1, MPI_INT, as_comm(comm_)), "MPI_Allgather");
+  return all;
+}
+
+std::uint64_t MpiTransport::allreduce_min(std::uint64_t v) {
+  std::uint64_t out = 0;
+  check(MPI_Allreduce(&v, &out, 1, MPI_UINT64_T, MPI_MIN, as_comm(comm_)), "MPI_Allreduce");
+  return out;
+}
+
+std::uint64_t MpiTransport::allreduce_max(std::uint64_t v) {
+  std::uint64_t out = 0;
+  check(MPI_Allreduce(&v, &out, 1, MPI_UINT64_T, MPI_MAX, as_comm(comm_)), "MPI_Allreduce");
+  return out;
+}
+
+void MpiTransport::quiesce(const Handler& on_message) {
+  std::uint64_t prev[2] = {~0ull, ~1ull};
+  Backoff backoff;
+  for (;;) {
+    std::uint64_t local[2] = {sent_, received_};
+    std::uint64_t global[2] = {0, 0};
+    MPI_Request req;
+    check(MPI_Iallreduce(local, global, 2, MPI_UINT64_T, MPI_SUM, as_comm(comm_), &req),
+          "MPI_Iallreduce");
+    for (;;) {
+      int done = 0;
+      MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+      if (done) break;
+      const bool busy = poll(on_message) > 0;
+      test_sends();
+      if (busy) {
+        backoff.reset();
+      } else if (auto w = backoff.step(); w.count() > 0) {
+        std::this_thread::sleep_for(w);
+      }
+    }
+    if (global[0] == global[1] && global[0] == prev[0] && global[1] == prev[1]) break;
+    prev[0] = global[0];
+    prev[1] = global[1];
+  }
+  while (!sends_.empty()) {
+    if (!test_sends()) std::this_thread::yield();
+  }
+}
+
+void MpiTransport::abort(int code) {
+  MPI_Abort(comm_ ? as_comm(comm_) : MPI_COMM_WORLD, code);
+  std::_Exit(code);
+}
+
+}  // namespace mpiray::detail

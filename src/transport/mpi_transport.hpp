@@ -1,0 +1,67 @@
+#pragma once
+// The only layer that calls MPI. Point-to-point messages are byte batches on a private
+// communicator (a dup of MPI_COMM_WORLD, so user MPI code cannot collide with the runtime).
+// Not thread-safe by itself: the runtime calls it under its progress lock, which is why
+// MPI_THREAD_SERIALIZED suffices.
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace mpiray::detail {
+
+struct Layout {
+  int rank = 0;
+  int size = 1;
+  int local_rank = 0;   // rank among processes on this node
+  int local_size = 1;   // processes on this node
+  int nodes = 1;        // distinct nodes in the job
+  std::string hostname;
+};
+
+class MpiTransport {
+ public:
+  using Handler = std::function<void(int source, const char* data, std::size_t size)>;
+
+  /// Initialises MPI (unless the program already did) at MPI_THREAD_SERIALIZED or better;
+  /// throws ConfigError if the library cannot provide it.
+  MpiTransport(int* argc, char*** argv);
+  ~MpiTransport();
+  MpiTransport(const MpiTransport&) = delete;
+  MpiTransport& operator=(const MpiTransport&) = delete;
+
+  const Layout& layout() const { return layout_; }
+
+  /// Starts a non-blocking send of `bytes` to `dest`; the buffer is kept until it completes.
+  void send(int dest, std::vector<char>&& bytes);
+  /// Completes finished sends; returns true if any did.
+  bool test_sends();
+  std::size_t pending_sends() const { return sends_.size(); }
+  /// Receives up to `max` waiting messages, calling `on_message` for each; returns the count.
+  int poll(const Handler& on_message, int max = 64);
+
+  std::vector<int> gather_int(int value);  // every rank gets all values
+  std::uint64_t allreduce_min(std::uint64_t v);
+  std::uint64_t allreduce_max(std::uint64_t v);
+  /// Waits until every message sent by any rank was received (counting quiescence: sums of sent
+  /// and received counts agree in two rounds in a row), handing late messages to `on_message`.
+  void quiesce(const Handler& on_message);
+  [[noreturn]] void abort(int code);
+
+  std::uint64_t messages_sent() const { return sent_; }
+  std::uint64_t messages_received() const { return received_; }
+
+ private:
+  struct PendingSend;
+  Layout layout_;
+  bool finalize_ = false;
+  void* comm_ = nullptr;  // MPI_Comm, kept opaque so this header needs no mpi.h
+  std::deque<PendingSend*> sends_;
+  std::vector<char> recv_buf_;
+  std::uint64_t sent_ = 0;
+  std::uint64_t received_ = 0;
+};
+
+}  // namespace mpiray::detail

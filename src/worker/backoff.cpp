@@ -1,0 +1,57 @@
+#include "worker/backoff.hpp"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+namespace mpiray::detail {
+namespace {
+std::chrono::microseconds env_us(const char* name, std::chrono::microseconds dflt) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return dflt;
+  char* end = nullptr;
+  const long x = std::strtol(v, &end, 10);
+  return (end && *end == '\0' && x >= 0) ? std::chrono::microseconds(x) : dflt;
+}
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+}  // namespace
+
+const BackoffConfig& BackoffConfig::get() {
+  static const BackoffConfig c = [] {
+    BackoffConfig b;
+    b.spin = env_us("MPIRAY_SPIN_US", b.spin);
+    b.yield = env_us("MPIRAY_YIELD_US", b.yield);
+    b.max_sleep = std::max(env_us("MPIRAY_MAX_SLEEP_US", b.max_sleep), b.min_sleep);
+    return b;
+  }();
+  return c;
+}
+
+std::chrono::microseconds Backoff::step() {
+  const BackoffConfig& c = BackoffConfig::get();
+  const auto now = std::chrono::steady_clock::now();
+  if (rounds_++ == 0) {
+    since_ = now;
+    sleep_ = c.min_sleep;
+  }
+  const auto idle = now - since_;
+  if (idle < c.spin) {
+    for (int i = 0; i < 32; ++i) cpu_relax();
+    return std::chrono::microseconds(0);
+  }
+  if (idle < c.spin + c.yield) {
+    sched_yield();
+    return std::chrono::microseconds(0);
+  }
+  const auto s = sleep_;
+  sleep_ = std::min(sleep_ * 2, c.max_sleep);
+  return s;
+}
+
+}  // namespace mpiray::detail

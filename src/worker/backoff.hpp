@@ -1,0 +1,33 @@
+#pragma once
+// Idle back-off: spin briefly (a reply often arrives within microseconds), then yield the core,
+// then block for growing intervals. On a 2-core machine running more ranks than cores, a thread
+// that polls forever starves the ranks doing the work, so every idle loop in mpiray uses this.
+
+#include <chrono>
+#include <cstdint>
+
+namespace mpiray::detail {
+
+struct BackoffConfig {
+  std::chrono::microseconds spin{20};
+  std::chrono::microseconds yield{200};
+  std::chrono::microseconds min_sleep{20};
+  std::chrono::microseconds max_sleep{1000};
+  /// Reads MPIRAY_SPIN_US, MPIRAY_YIELD_US, MPIRAY_MAX_SLEEP_US once.
+  static const BackoffConfig& get();
+};
+
+class Backoff {
+ public:
+  void reset() { rounds_ = 0; }
+  /// Spins or yields in place and returns zero, or returns how long the caller should block
+  /// (on its condition variable, so new local work still wakes it at once).
+  std::chrono::microseconds step();
+
+ private:
+  std::uint64_t rounds_ = 0;
+  std::chrono::steady_clock::time_point since_;
+  std::chrono::microseconds sleep_{0};
+};
+
+}  // namespace mpiray::detail

@@ -1,0 +1,62 @@
+#pragma once
+// A rank's task threads. Idle threads drive the rank's progress engine (through `idle`), so a
+// task that arrives while a thread is idle is received and run by that same thread with no
+// hand-off. A thread blocked in get() runs queued jobs meanwhile (try_run_one), which keeps
+// nested tasks deadlock-free even with one thread per rank.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mpiray/detail/core.hpp"
+
+namespace mpiray::detail {
+
+struct Job {
+  ObjectId task = 0;
+  std::uint64_t func = 0;
+  std::uint32_t attempt = 0;
+  std::string name;
+  std::string args;
+};
+
+class ThreadPool {
+ public:
+  using Runner = std::function<void(Job&)>;
+  using Idle = std::function<bool()>;
+
+  ThreadPool(int threads, Runner run, Idle idle);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  void push(std::vector<Job>&& jobs);
+  /// Runs one queued job on the calling thread; false if the queue was empty.
+  bool try_run_one();
+  /// Lets running jobs finish, drops queued ones (returns how many) and joins the threads.
+  std::size_t stop();
+  /// Wakes sleeping threads (new progress may be possible).
+  void kick();
+  int size() const { return static_cast<int>(threads_.size()); }
+  std::size_t queued() const;
+  /// True on one of this pool's threads.
+  static bool on_pool_thread();
+
+ private:
+  void loop();
+  Runner run_;
+  Idle idle_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;
+  int sleepers_ = 0;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace mpiray::detail
