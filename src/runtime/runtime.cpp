@@ -70,7 +70,7 @@ Runtime::Runtime(int* argc, char*** argv) {
   if (layout_.rank == 0) scheduler_ = std::make_unique<Scheduler>(table_, threads_per_rank);
   if (is_executor()) {
     pool_ = std::make_unique<ThreadPool>(
-        threads_, [this](Job& j) { run_job(j); }, [this] { return try_progress(); });
+        threads_, [this](Job& j) { run_job(j); }, [this] { return try_progress(); }, &pollers_);
   }
 
   const char* quiet = env("MPIRAY_QUIET");
@@ -95,9 +95,11 @@ ObjectId Runtime::new_id() { return next_id_.fetch_add(1, std::memory_order_rela
 // ---------------------------------------------------------------------------------------------
 // Progress
 
-void Runtime::kick() {
+void Runtime::kick(bool strong) {
   if (pool_) pool_->kick();
-  if (!progress_sleeping_.load(std::memory_order_acquire)) return;
+  if (!progress_sleeping_.load(std::memory_order_acquire) &&
+      !(strong && courtesy_sleeping_.load(std::memory_order_acquire)))
+    return;
   {
     std::lock_guard<std::mutex> lk(sleep_mu_);
     kicked_ = true;
@@ -291,7 +293,19 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
 
 void Runtime::progress_loop(const std::atomic<bool>& stop) {
   Backoff backoff;
+  const auto courtesy = BackoffConfig::get().max_sleep / 4;
   while (!stop.load(std::memory_order_acquire)) {
+    if (pollers_.load(std::memory_order_acquire) > 0) {
+      // Someone else is polling: leave the core to it. Not marked as sleeping, so nobody pays
+      // for waking us; we look again shortly in case that thread got busy.
+      std::unique_lock<std::mutex> lk(sleep_mu_);
+      courtesy_sleeping_.store(true, std::memory_order_release);
+      sleep_cv_.wait_for(lk, courtesy, [&] { return kicked_ || stop.load(); });
+      kicked_ = false;
+      courtesy_sleeping_.store(false, std::memory_order_release);
+      backoff.reset();
+      continue;
+    }
     if (try_progress()) {
       backoff.reset();
       continue;
@@ -351,7 +365,9 @@ void Runtime::run_job(Job& job) {
       encode_result_ok(w, job.task, exec_ns, out.view());
     }
   });
-  if (layout_.rank == 0 || error || ns > 20000) kick();
+  // A long task's result should not wait for the next idle moment of this thread.
+  if (ns > 20000 || error) try_progress();
+  if (layout_.rank == 0) kick();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -407,7 +423,19 @@ bool Runtime::wait_until(Done&& done, Deadline deadline) {
   bool reported_block = false;
   const bool on_pool = pool_ && ThreadPool::on_pool_thread();
   bool ok = true;
+  // Pool threads are already counted as pollers by their pool while idle, but not while running
+  // a task (which is where this wait happens).
+  struct PollerScope {
+    std::atomic<int>& n;
+    bool on = false;
+    void set(bool v) {
+      if (v != on) n.fetch_add(v ? 1 : -1, std::memory_order_acq_rel);
+      on = v;
+    }
+    ~PollerScope() { set(false); }
+  } poller{pollers_};
   for (;;) {
+    poller.set(true);
     const std::uint64_t gen = table_.generation();
     if (done()) break;
     if (stopping_) {
@@ -436,6 +464,8 @@ bool Runtime::wait_until(Done&& done, Deadline deadline) {
     }
     auto until = now + w;
     if (deadline && *deadline < until) until = *deadline;
+    poller.set(false);
+    kick(/*strong=*/true);  // we stop polling: the progress thread must not wait out its courtesy
     table_.wait_change(gen, until);
   }
   if (reported_block) {

@@ -67,7 +67,8 @@ class Runtime {
   template <class Encode>
   void queue_record(int dest, Encode&& encode);
   bool flush_outboxes();
-  void kick();
+  /// Wakes the progress thread if it sleeps; `strong` also ends a courtesy pause.
+  void kick(bool strong = false);
   void progress_loop(const std::atomic<bool>& stop);
   void run_job(Job& job);
   ObjectId new_id();
@@ -108,6 +109,10 @@ class Runtime {
   std::mutex sleep_mu_;
   std::condition_variable sleep_cv_;
   std::atomic<bool> progress_sleeping_{false};
+  std::atomic<bool> courtesy_sleeping_{false};
+  // Threads polling for progress on their own (idle pool threads, waiters in get): while there
+  // are any, the progress thread steps aside so the polling threads get the cores.
+  std::atomic<int> pollers_{0};
   bool kicked_ = false;  // guarded by sleep_mu_
   std::thread progress_thread_;
 };

