@@ -14,7 +14,15 @@
 namespace mpiray::detail {
 namespace {
 constexpr int kIdBits = 44;
+
+void print_forwarded(int source, std::string_view line) {
+  std::string text = "[rank " + std::to_string(source) + "] ";
+  text.append(line);
+  text.push_back('\n');
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
 }
+}  // namespace
 
 Runtime::Runtime(int* argc, char*** argv) {
   transport_ = std::make_unique<MpiTransport>(argc, argv);
@@ -71,6 +79,17 @@ Runtime::Runtime(int* argc, char*** argv) {
   if (is_executor()) {
     pool_ = std::make_unique<ThreadPool>(
         threads_, [this](Job& j) { run_job(j); }, [this] { return try_progress(); }, &pollers_);
+  }
+
+  if (layout_.rank != 0) {
+    output_ = std::make_unique<OutputForwarder>([this](std::string line) {
+      queue_record(0, [&](Writer& w) {
+        const auto at = begin_record(w, MsgType::kOutput);
+        w.put_bytes(line);
+        end_record(w, at);
+      });
+      kick();
+    });
   }
 
   const char* quiet = env("MPIRAY_QUIET");
@@ -282,6 +301,9 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
         break;
       case MsgType::kUnblock:
         scheduler_->on_blocked(source, -1);
+        break;
+      case MsgType::kOutput:
+        print_forwarded(source, r.get_bytes());
         break;
       default:
         throw std::runtime_error("unknown record type " + std::to_string(int(type)) + " from rank " +
@@ -608,12 +630,18 @@ void Runtime::finish_local() {
   stopping_ = true;
   table_.notify_all();  // tasks blocked in get() give up
   if (pool_) pool_->stop();
+  if (output_) output_->stop();  // the last printed lines become records before the final sweep
   {
     std::lock_guard<std::mutex> lk(progress_mu_);
-    sweep();  // last results and shutdown records go out
+    sweep();  // last results, output lines and shutdown records go out
   }
-  // Late messages (results of abandoned work, releases) are dropped: nobody waits for them.
-  transport_->quiesce([](int, const char*, std::size_t) {});
+  // Late messages are dropped (results of abandoned work, releases: nobody waits for them),
+  // except printed lines, which users do wait for.
+  transport_->quiesce([](int source, const char* data, std::size_t size) {
+    for_each_record(data, size, [&](MsgType type, Reader& r) {
+      if (type == MsgType::kOutput) print_forwarded(source, r.get_bytes());
+    });
+  });
 }
 
 }  // namespace mpiray::detail

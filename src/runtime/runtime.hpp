@@ -26,6 +26,7 @@
 #include "mpiray/detail/core.hpp"
 #include "object_store/object_table.hpp"
 #include "runtime/config.hpp"
+#include "runtime/output_forwarder.hpp"
 #include "scheduler/scheduler.hpp"
 #include "serialization/messages.hpp"
 #include "transport/mpi_transport.hpp"
@@ -115,6 +116,7 @@ class Runtime {
   std::atomic<int> pollers_{0};
   bool kicked_ = false;  // guarded by sleep_mu_
   std::thread progress_thread_;
+  std::unique_ptr<OutputForwarder> output_;  // workers: stdout lines go to rank 0
 };
 
 /// The runtime of this process, or nullptr outside mpiray::run.

@@ -13,6 +13,7 @@
 //   Put        u64 object, str bytes                                      (worker -> rank 0)
 //   Shutdown   i32 exit code                                              (rank 0 -> worker)
 //   Block / Unblock  u64 0 (a task on the sender waits in get / resumes)   (worker -> rank 0)
+//   Output     str line printed to stdout by the sender                  (worker -> rank 0)
 // outcome = u8 ok, then ok ? str bytes : (str function, i32 rank, str type, str message).
 // args    = u32 count, then per argument u8 kind: 0 = str value, 1 = u64 object id.
 
@@ -38,6 +39,7 @@ enum class MsgType : std::uint8_t {
   kShutdown,
   kBlock,    // u64 0: a task on the sender started waiting in get()
   kUnblock,  // u64 0: it stopped waiting
+  kOutput,   // str line: a line the sender's tasks printed to stdout
 };
 
 struct ExecuteView {

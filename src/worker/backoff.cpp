@@ -35,13 +35,21 @@ const BackoffConfig& BackoffConfig::get() {
 
 std::chrono::microseconds Backoff::step() {
   const BackoffConfig& c = BackoffConfig::get();
+  // While spinning, read the clock only every 16th round: clock_gettime was a tenth of a
+  // polling thread's time in profiles.
+  if (in_spin_ && (++rounds_ & 15) != 0) {
+    cpu_relax();
+    return std::chrono::microseconds(0);
+  }
   const auto now = std::chrono::steady_clock::now();
-  if (rounds_++ == 0) {
+  if (rounds_ == 0) {
+    rounds_ = 1;
     since_ = now;
     sleep_ = c.min_sleep;
   }
   const auto idle = now - since_;
-  if (idle < c.spin) {
+  in_spin_ = idle < c.spin;
+  if (in_spin_) {
     // One pause only: on recent x86 cores a pause costs ~140 cycles, and every pause here is
     // added to the latency of noticing a reply.
     cpu_relax();

@@ -19,13 +19,17 @@ struct BackoffConfig {
 
 class Backoff {
  public:
-  void reset() { rounds_ = 0; }
+  void reset() {
+    rounds_ = 0;
+    in_spin_ = false;
+  }
   /// Spins or yields in place and returns zero, or returns how long the caller should block
   /// (on its condition variable, so new local work still wakes it at once).
   std::chrono::microseconds step();
 
  private:
   std::uint64_t rounds_ = 0;
+  bool in_spin_ = false;
   std::chrono::steady_clock::time_point since_;
   std::chrono::microseconds sleep_{0};
 };
