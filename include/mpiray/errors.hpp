@@ -48,6 +48,25 @@ class TaskError : public Error {
   std::string message_;
 };
 
+/// An actor call failed because the actor was killed (or died) before or while it was queued.
+class ActorDiedError : public TaskError {
+ public:
+  using TaskError::TaskError;
+};
+
+/// The actor's constructor threw; every call on its handles fails with this error, whose
+/// message() carries the constructor's original exception type and message.
+class ActorCreationError : public TaskError {
+ public:
+  using TaskError::TaskError;
+};
+
+/// get_actor(name) found no actor of that name (or one of another class).
+class ActorNotFoundError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// get() with a timeout expired before the object was ready.
 class TimeoutError : public Error {
  public:

@@ -12,6 +12,7 @@
 /// @endcode
 /// Thread-safety: see each header; the API may be used from any thread while run() is active.
 
+#include "mpiray/actor.hpp"
 #include "mpiray/errors.hpp"
 #include "mpiray/object_ref.hpp"
 #include "mpiray/remote.hpp"

@@ -123,7 +123,7 @@ TaskBuilder<R (*)(P...)> task(R (*f)(P...) noexcept) {
 
 #define MPIRAY_DETAIL_REG1(f)                                               \
   static const bool MPIRAY_DETAIL_CAT(mpiray_registered_, __COUNTER__) = \
-      ::mpiray::detail::register_remote<&f>(#f)
+      ::mpiray::detail::register_remote<f>(#f)
 
 /// Registers remote functions by their written name: MPIRAY_REMOTE(f); or MPIRAY_REMOTE(f, g);
 /// Use at namespace scope in code every rank runs. Overloaded names are not supported.
@@ -143,4 +143,4 @@ TaskBuilder<R (*)(P...)> task(R (*f)(P...) noexcept) {
   MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_PICK(__VA_ARGS__, MPIRAY_DETAIL_FE_8, MPIRAY_DETAIL_FE_7, \
                                              MPIRAY_DETAIL_FE_6, MPIRAY_DETAIL_FE_5,              \
                                              MPIRAY_DETAIL_FE_4, MPIRAY_DETAIL_FE_3,              \
-                                             MPIRAY_DETAIL_FE_2, MPIRAY_DETAIL_FE_1)(m, __VA_ARGS__))
+                                             MPIRAY_DETAIL_FE_2, MPIRAY_DETAIL_FE_1, unused)(m, __VA_ARGS__))

@@ -61,6 +61,7 @@ ObjectTable::ReleaseResult ObjectTable::release(ObjectId id) {
   std::lock_guard<std::mutex> lk(mu_);
   auto it = map_.find(id);
   if (it == map_.end()) return r;
+  r.known = true;
   Entry& e = it->second;
   if (--e.refs > 0 || e.pinned) return r;
   r.notify_owner = e.owner_counts;

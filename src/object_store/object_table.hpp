@@ -22,6 +22,7 @@ class ObjectTable {
   struct ReleaseResult {
     bool freed = false;
     bool notify_owner = false;  // a worker's entry that rank 0 counts as one reference
+    bool known = false;
   };
 
   /// Creates a pending entry with `refs` references, or adds them to an existing entry.

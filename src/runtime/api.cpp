@@ -37,12 +37,23 @@ void release_ref(ObjectId id) noexcept {
   if (Runtime* r = current_runtime()) r->release(id);
 }
 void pin_ref(ObjectId id) { rt().pin(id); }
-void throw_task_error(const ErrorInfo& e) { throw TaskError(e.function, e.rank, e.type, e.message); }
+void throw_task_error(const ErrorInfo& e) {
+  if (e.type == "mpiray::ActorDiedError") throw ActorDiedError(e.function, e.rank, e.type, e.message);
+  if (e.type == "mpiray::ActorCreationError")
+    throw ActorCreationError(e.function, e.rank, e.type, e.message);
+  throw TaskError(e.function, e.rank, e.type, e.message);
+}
 int current_rank() noexcept { return current_runtime() ? current_runtime()->rank() : 0; }
 int current_world_size() noexcept { return current_runtime() ? current_runtime()->size() : 1; }
 int current_num_workers() noexcept { return current_runtime() ? current_runtime()->num_workers() : 0; }
 bool runtime_active() noexcept { return current_runtime() != nullptr; }
 void check_pin(int rank) { rt().check_pin(rank); }
+ActorRef create_actor(ActorSpec&& spec) { return rt().create_actor(std::move(spec)); }
+ObjectId call_actor(const ActorRef& actor, std::uint64_t method, std::string args) {
+  return rt().call_actor(actor, method, std::move(args));
+}
+void kill_actor(const ActorRef& actor) { rt().kill_actor(actor); }
+ActorRef find_named_actor(const std::string& name) { return rt().find_named_actor(name); }
 
 }  // namespace detail
 

@@ -13,7 +13,9 @@
 
 namespace mpiray::detail {
 namespace {
-constexpr int kIdBits = 44;
+
+// The task (or actor call) running on this thread, 0 outside tasks: actor call ordering key.
+thread_local ObjectId tl_current_job = 0;
 
 void print_forwarded(int source, std::string_view line) {
   std::string text = "[rank " + std::to_string(source) + "] ";
@@ -72,11 +74,13 @@ Runtime::Runtime(int* argc, char*** argv) {
   const int my_threads = is_executor() ? threads_ : 0;
   std::vector<int> threads_per_rank = transport_->gather_int(my_threads);
   outbox_.resize(layout_.size);
-  next_id_ = (static_cast<std::uint64_t>(layout_.rank) << kIdBits);
+  next_id_ = (static_cast<std::uint64_t>(layout_.rank) << kOwnerShift);
   install_crash_handlers(layout_.rank, layout_.hostname);
 
   if (layout_.rank == 0) scheduler_ = std::make_unique<Scheduler>(table_, threads_per_rank);
+  actors_per_rank_.assign(layout_.size, 0);
   if (is_executor()) {
+    actors_ = std::make_unique<ActorManager>(table_, layout_.rank);
     pool_ = std::make_unique<ThreadPool>(
         threads_, [this](Job& j) { run_job(j); }, [this] { return try_progress(); }, &pollers_);
   }
@@ -183,6 +187,7 @@ bool Runtime::sweep() {
          0) || did;
   // Local records first (results of this rank's threads, nested submissions), then decide.
   did = flush_outboxes() || did;
+  if (actors_) did = pump_actors() || did;
   if (scheduler_) {
     auto send = [this](int rank, const TaskRecord& t) {
       std::lock_guard<std::mutex> lk(outbox_mu_);
@@ -266,7 +271,9 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
       case MsgType::kGetRequest: {
         const auto id = r.get<ObjectId>();
         bool known = false;
-        if (table_.try_get(id, &known) || !known) {
+        const bool ready = table_.try_get(id, &known) != nullptr;
+        // An unknown id made on a worker (an actor call's result) may still be on its way.
+        if (ready || (!known && (id >> kOwnerShift) == 0)) {
           reply_object(source, id);
         } else {
           remote_waiters_[id].push_back(source);
@@ -278,9 +285,11 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
         table_.complete(id, decode_outcome(r));
         break;
       }
-      case MsgType::kRelease:
-        table_.release(r.get<ObjectId>());
+      case MsgType::kRelease: {
+        const auto id = r.get<ObjectId>();
+        if (!table_.release(id).known && (id >> kOwnerShift) != 0) ++early_releases_[id];
         break;
+      }
       case MsgType::kPin:
         table_.pin(r.get<ObjectId>());
         break;
@@ -304,6 +313,36 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
         break;
       case MsgType::kOutput:
         print_forwarded(source, r.get_bytes());
+        break;
+      case MsgType::kActorCreate: {
+        const auto actor = r.get<ObjectId>();
+        const auto cls = r.get<std::uint64_t>();
+        const auto maxc = r.get<std::int32_t>();
+        actors_->create(actor, cls, maxc, std::string(r.get_bytes()));
+        break;
+      }
+      case MsgType::kActorCall: {
+        ActorCallView v = decode_actor_call(r);
+        ActorCall c;
+        c.id = v.call;
+        c.method = v.method;
+        c.caller = v.caller;
+        c.order_key = v.order_key;
+        c.args.assign(v.args);
+        actors_->call(v.actor, std::move(c));
+        break;
+      }
+      case MsgType::kActorKill:
+        actors_->kill(r.get<ObjectId>());
+        break;
+      case MsgType::kCallResult: {
+        const auto id = r.get<ObjectId>();
+        const auto caller = r.get<std::int32_t>();
+        handle_call_result(id, caller, decode_outcome(r));
+        break;
+      }
+      case MsgType::kNameRequest:
+        handle_name_request(source, r);
         break;
       default:
         throw std::runtime_error("unknown record type " + std::to_string(int(type)) + " from rank " +
@@ -346,8 +385,13 @@ void Runtime::progress_loop(const std::atomic<bool>& stop) {
 // Executing tasks
 
 void Runtime::run_job(Job& job) {
-  const FunctionInfo* fn = find_function(job.func);
-  CurrentTaskScope scope(fn ? fn->name.c_str() : "<unknown>", job.task);
+  const FunctionInfo* fn = job.kind == JobKind::kTask ? find_function(job.func) : nullptr;
+  CurrentTaskScope scope(fn ? fn->name.c_str() : "<actor>", job.task);
+  struct JobScope {
+    ObjectId prev = tl_current_job;
+    explicit JobScope(ObjectId id) { tl_current_job = id; }
+    ~JobScope() { tl_current_job = prev; }
+  } job_scope(job.task);
   // One result buffer per nesting level: a task blocked in get() may run another job on this
   // thread (helping), which must not clobber the outer task's result. Reused to avoid a heap
   // allocation per task.
@@ -361,6 +405,10 @@ void Runtime::run_job(Job& job) {
     explicit DepthGuard(std::size_t& x) : d(x) { ++d; }
     ~DepthGuard() { --d; }
   } depth_guard(depth);
+  if (job.kind != JobKind::kTask) {
+    run_actor_job(job, out);
+    return;
+  }
   const auto t0 = Clock::now();
   std::shared_ptr<const ErrorInfo> error;
   if (!fn) {
@@ -576,6 +624,188 @@ void Runtime::check_pin(int r) const {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Actors
+
+void Runtime::run_actor_job(Job& job, Writer& out) {
+  const auto err = actors_->run(job, out);
+  if (job.kind == JobKind::kActorCall) send_call_outcome(job.task, job.caller, err, out.view());
+  // The actor's next call (or its first, after the constructor) can start now.
+  try_progress();
+  kick();
+}
+
+void Runtime::send_call_outcome(ObjectId call, int caller,
+                                const std::shared_ptr<const ErrorInfo>& error,
+                                std::string_view bytes) {
+  ObjectData d;
+  d.error = error;
+  if (!error) d.bytes.assign(bytes);
+  // Rank 0 is the directory of every object; a worker caller also gets the value directly.
+  queue_record(0, [&](Writer& w) { encode_call_result(w, call, caller, d); });
+  if (caller != 0) queue_record(caller, [&](Writer& w) { encode_object(w, call, d); });
+}
+
+bool Runtime::pump_actors() {
+  std::vector<Job> jobs;
+  std::vector<ActorManager::Failed> failed;
+  const bool did = actors_->pump(jobs, failed, [this](ObjectId id) {
+    if (layout_.rank != 0 && table_.mark_requested(id))
+      queue_record(0, [&](Writer& w) { encode_id(w, MsgType::kGetRequest, id); });
+  });
+  for (auto& f : failed) send_call_outcome(f.id, f.caller, f.outcome->error, {});
+  if (!jobs.empty()) pool_->push(std::move(jobs));
+  return did;
+}
+
+void Runtime::handle_call_result(ObjectId id, int caller, ObjectPtr outcome) {
+  if (caller != 0) {
+    table_.add_ref(id, /*create=*/true);  // the calling worker's hold
+    if (auto it = early_releases_.find(id); it != early_releases_.end()) {
+      for (int i = 0; i < it->second; ++i) table_.release(id);
+      early_releases_.erase(it);
+    }
+  } else {
+    driver_calls_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+  table_.complete(id, outcome);
+  scheduler_->on_object_ready(id, outcome);
+  if (auto it = remote_waiters_.find(id); it != remote_waiters_.end()) {
+    for (int dest : it->second) queue_record(dest, [&](Writer& w) { encode_object(w, id, *outcome); });
+    remote_waiters_.erase(it);
+  }
+}
+
+void Runtime::handle_name_request(int source, Reader& r) {
+  const auto reply = r.get<ObjectId>();
+  const auto op = r.get<std::uint8_t>();
+  const std::string name(r.get_bytes());
+  ActorRef ref;
+  ref.actor = r.get<ObjectId>();
+  ref.rank = r.get<std::int32_t>();
+  ref.class_id = r.get<std::uint64_t>();
+  ObjectData d;
+  {
+    std::lock_guard<std::mutex> lk(names_mu_);
+    if (op == 1) {
+      if (names_.count(name)) {
+        d.error = make_error_info("mpiray::actor", 0, "mpiray::ConfigError",
+                                  "an actor named '" + name + "' already exists");
+      } else {
+        names_[name] = ref;
+      }
+    } else {
+      auto it = names_.find(name);
+      d.bytes = to_bytes(it == names_.end() ? ActorRef{} : it->second);
+    }
+  }
+  queue_record(source, [&](Writer& w) { encode_object(w, reply, d); });
+}
+
+ObjectPtr Runtime::name_round_trip(std::uint8_t op, const std::string& name, const ActorRef& ref) {
+  const ObjectId reply = new_id();
+  table_.create_pending(reply, 1);
+  table_.mark_requested(reply);
+  queue_record(0, [&](Writer& w) { encode_name_request(w, reply, op, name, ref); });
+  kick();
+  ObjectPtr d = get(reply, std::nullopt);
+  release(reply);
+  return d;
+}
+
+ActorRef Runtime::create_actor(ActorSpec&& spec) {
+  if (stopping_) throw RuntimeError("mpiray: cannot create actors: the runtime is shutting down");
+  ActorRef ref;
+  ref.actor = new_id();
+  ref.class_id = spec.class_id;
+  if (spec.pin >= 0) {
+    check_pin(spec.pin);
+    ref.rank = spec.pin;
+  } else if (layout_.size == 1) {
+    ref.rank = 0;
+  } else if (layout_.rank == 0) {
+    std::lock_guard<std::mutex> lk(names_mu_);
+    int best = 1;
+    for (int r = 2; r < layout_.size; ++r)
+      if (actors_per_rank_[r] < actors_per_rank_[best]) best = r;
+    ref.rank = best;
+  } else {
+    // A worker spreads its actors by id; rank 0's placement counts do not see them.
+    ref.rank = 1 + static_cast<int>((ref.actor * 0x9E3779B97F4A7C15ull >> 33) % (layout_.size - 1));
+  }
+  if (!spec.name.empty()) {
+    if (layout_.rank == 0) {
+      std::lock_guard<std::mutex> lk(names_mu_);
+      if (names_.count(spec.name))
+        throw ConfigError("mpiray: an actor named '" + spec.name +
+                          "' already exists; pick another name or use get_actor<T>(\"" +
+                          spec.name + "\")");
+      names_[spec.name] = ref;
+    } else {
+      ObjectPtr d = name_round_trip(1, spec.name, ref);
+      if (d->failed())
+        throw ConfigError("mpiray: " + d->error->message + "; pick another name or use get_actor");
+    }
+  }
+  if (layout_.rank == 0) {
+    std::lock_guard<std::mutex> lk(names_mu_);
+    ++actors_per_rank_[ref.rank];
+  }
+  queue_record(ref.rank, [&](Writer& w) {
+    encode_actor_create(w, ref.actor, spec.class_id, spec.max_concurrency, spec.args);
+  });
+  kick();
+  return ref;
+}
+
+ObjectId Runtime::call_actor(const ActorRef& actor, std::uint64_t method, std::string args) {
+  if (stopping_) throw RuntimeError("mpiray: cannot call actors: the runtime is shutting down");
+  if (actor.rank < 0 || actor.rank >= layout_.size)
+    throw ActorNotFoundError("mpiray: actor handle points at rank " + std::to_string(actor.rank) +
+                             ", which is not in this job");
+  const ObjectId id = new_id();
+  // Order is kept per caller: the task making the call, or (outside tasks) the calling thread.
+  const ObjectId order_key =
+      tl_current_job != 0 ? tl_current_job
+                          : (static_cast<ObjectId>(layout_.rank) << kOwnerShift) |
+                                (std::hash<std::thread::id>{}(std::this_thread::get_id()) &
+                                 ((ObjectId(1) << kOwnerShift) - 1));
+  if (layout_.rank == 0) {
+    table_.create_pending(id, 1);
+    driver_calls_.fetch_add(1, std::memory_order_acq_rel);
+  } else {
+    table_.create_pending(id, 1, /*owner_counts=*/true);
+    table_.mark_requested(id);  // the actor's rank sends the value straight here
+  }
+  queue_record(actor.rank, [&](Writer& w) {
+    encode_actor_call(w, id, actor.actor, method, layout_.rank, order_key, args);
+  });
+  kick();
+  return id;
+}
+
+void Runtime::kill_actor(const ActorRef& actor) {
+  if (layout_.rank == 0) {
+    std::lock_guard<std::mutex> lk(names_mu_);
+    for (auto it = names_.begin(); it != names_.end();)
+      it = it->second.actor == actor.actor ? names_.erase(it) : std::next(it);
+    if (actor.rank >= 0 && actor.rank < layout_.size && actors_per_rank_[actor.rank] > 0)
+      --actors_per_rank_[actor.rank];
+  }
+  queue_record(actor.rank, [&](Writer& w) { encode_id(w, MsgType::kActorKill, actor.actor); });
+  kick();
+}
+
+ActorRef Runtime::find_named_actor(const std::string& name) {
+  if (layout_.rank == 0) {
+    std::lock_guard<std::mutex> lk(names_mu_);
+    auto it = names_.find(name);
+    return it == names_.end() ? ActorRef{} : it->second;
+  }
+  ObjectPtr d = name_round_trip(2, name, ActorRef{});
+  return from_bytes<ActorRef>(d->bytes);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Lifecycle
 
 int Runtime::run(const std::function<int()>& body) {
@@ -617,7 +847,12 @@ int Runtime::drive_driver(const std::function<int()>& body) {
 
 void Runtime::drain() {
   // Outstanding tasks (including ones nobody will get) run to completion before shutdown.
-  wait_until([&] { return unfinished_.load(std::memory_order_acquire) == 0; }, std::nullopt);
+  wait_until(
+      [&] {
+        return unfinished_.load(std::memory_order_acquire) == 0 &&
+               driver_calls_.load(std::memory_order_acquire) == 0;
+      },
+      std::nullopt);
 }
 
 void Runtime::shutdown_workers(int code) {
@@ -630,6 +865,7 @@ void Runtime::finish_local() {
   stopping_ = true;
   table_.notify_all();  // tasks blocked in get() give up
   if (pool_) pool_->stop();
+  if (actors_) actors_->clear();  // actor destructors run before MPI goes away
   if (output_) output_->stop();  // the last printed lines become records before the final sweep
   {
     std::lock_guard<std::mutex> lk(progress_mu_);

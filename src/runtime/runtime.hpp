@@ -24,6 +24,7 @@
 
 #include "mpiray/detail/buffer.hpp"
 #include "mpiray/detail/core.hpp"
+#include "actors/actor_manager.hpp"
 #include "object_store/object_table.hpp"
 #include "runtime/config.hpp"
 #include "runtime/output_forwarder.hpp"
@@ -55,6 +56,11 @@ class Runtime {
   void pin(ObjectId id);
   void check_pin(int rank) const;
 
+  ActorRef create_actor(ActorSpec&& spec);
+  ObjectId call_actor(const ActorRef& actor, std::uint64_t method, std::string args);
+  void kill_actor(const ActorRef& actor);
+  ActorRef find_named_actor(const std::string& name);
+
   int rank() const { return layout_.rank; }
   int size() const { return layout_.size; }
   int num_workers() const { return layout_.size == 1 ? 1 : layout_.size - 1; }
@@ -75,6 +81,14 @@ class Runtime {
   ObjectId new_id();
   bool is_executor() const { return layout_.size == 1 || layout_.rank != 0; }
   void answer_waiters(const std::vector<ObjectId>& completed);
+  void run_actor_job(Job& job, Writer& out);
+  void send_call_outcome(ObjectId call, int caller, const std::shared_ptr<const ErrorInfo>& error,
+                         std::string_view bytes);
+  void handle_call_result(ObjectId call, int caller, ObjectPtr outcome);
+  void handle_name_request(int source, Reader& r);
+  bool pump_actors();
+  /// Asks rank 0 a name question and waits for the answer (worker ranks).
+  ObjectPtr name_round_trip(std::uint8_t op, const std::string& name, const ActorRef& ref);
   void reply_object(int dest, ObjectId id);
   /// Waits until `done()` with help and back-off; false on deadline. Throws when shutting down.
   template <class Done>
@@ -91,6 +105,16 @@ class Runtime {
   ObjectTable table_;
   std::unique_ptr<Scheduler> scheduler_;  // rank 0 only; touched under progress_mu_
   std::unique_ptr<ThreadPool> pool_;      // executor ranks only
+  std::unique_ptr<ActorManager> actors_;  // executor ranks only
+
+  // Rank 0: actor names and placement counts (the driver thread creates actors directly).
+  std::mutex names_mu_;
+  std::unordered_map<std::string, ActorRef> names_;
+  std::vector<int> actors_per_rank_;
+  // Rank 0, under progress_mu_: releases of worker-made objects that arrived before the object's
+  // record did (an actor's result travels actor rank -> rank 0, the release caller -> rank 0).
+  std::unordered_map<ObjectId, int> early_releases_;
+  std::atomic<std::size_t> driver_calls_{0};  // rank 0: actor calls of the driver not yet answered
 
   std::mutex progress_mu_;
   std::mutex outbox_mu_;

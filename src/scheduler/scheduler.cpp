@@ -70,7 +70,11 @@ void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
     if (kind != ArgKind::kRef || failed || !missing.empty()) return;
     bool known = false;
     ObjectPtr d = table_.try_get(id, &known);
-    if (!known) {
+    if (!known && (id >> kOwnerShift) != 0) {
+      // Made on a worker (e.g. an actor call's result): its record may still be on the way.
+      table_.create_pending(id, 0);
+      t->deps.push_back(id);
+    } else if (!known) {
       missing = std::to_string(id);
     } else if (d && d->failed()) {
       failed = d;
@@ -162,16 +166,31 @@ void Scheduler::on_result(int rank, ObjectId id, std::uint32_t exec_ns, ObjectPt
 void Scheduler::on_blocked(int rank, int delta) { ranks_.at(rank).blocked += delta; }
 
 void Scheduler::finish(TaskRecord* t, ObjectPtr outcome) {
-  // Work list instead of recursion: a failure can cascade down a chain of any length.
-  std::vector<std::pair<TaskRecord*, ObjectPtr>> work{{t, std::move(outcome)}};
+  std::vector<std::pair<ObjectId, ObjectPtr>> work;
+  complete_task(t, std::move(outcome), work);
+  release_waiters(work);
+}
+
+void Scheduler::on_object_ready(ObjectId id, ObjectPtr outcome) {
+  std::vector<std::pair<ObjectId, ObjectPtr>> work{{id, std::move(outcome)}};
+  release_waiters(work);
+}
+
+void Scheduler::complete_task(TaskRecord* t, ObjectPtr outcome,
+                              std::vector<std::pair<ObjectId, ObjectPtr>>& work) {
+  const ObjectId id = t->id;
+  release_deps(t);
+  table_.complete(id, outcome);
+  completed_.push_back(id);
+  tasks_.erase(id);
+  work.emplace_back(id, std::move(outcome));
+}
+
+void Scheduler::release_waiters(std::vector<std::pair<ObjectId, ObjectPtr>>& work) {
+  // A work list instead of recursion: a failure can cascade down a chain of any length.
   while (!work.empty()) {
-    auto [task, out] = std::move(work.back());
+    auto [id, out] = std::move(work.back());
     work.pop_back();
-    const ObjectId id = task->id;
-    release_deps(task);
-    table_.complete(id, out);
-    completed_.push_back(id);
-    tasks_.erase(id);
     auto w = waiting_on_.find(id);
     if (w == waiting_on_.end()) continue;
     std::vector<ObjectId> waiters = std::move(w->second);
@@ -181,7 +200,7 @@ void Scheduler::finish(TaskRecord* t, ObjectPtr outcome) {
       if (it == tasks_.end()) continue;  // already failed through another argument
       TaskRecord* dependent = it->second.get();
       if (out->failed()) {
-        work.emplace_back(dependent, out);
+        complete_task(dependent, out, work);  // fails with the producer's error, without running
       } else if (--dependent->unresolved == 0) {
         resolve_args(dependent);
         make_ready(dependent);

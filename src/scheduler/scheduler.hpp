@@ -36,6 +36,9 @@ struct TaskRecord {
   int running_on = -1;
 };
 
+/// Object ids carry the creating rank in their top bits: id >> kOwnerShift.
+constexpr int kOwnerShift = 44;
+
 class Scheduler {
  public:
   static constexpr std::uint64_t kQueuedWorkNs = 1'000'000;
@@ -49,6 +52,8 @@ class Scheduler {
   void submit(std::unique_ptr<TaskRecord> t);
   /// Records a task's outcome from `rank`; retries a failure while retries are left.
   void on_result(int rank, ObjectId id, std::uint32_t exec_ns, ObjectPtr outcome);
+  /// An object not produced by a scheduled task (an actor call's result) is complete.
+  void on_object_ready(ObjectId id, ObjectPtr outcome);
   /// A task on `rank` started (+1) or stopped (-1) waiting in get(); blocked tasks free their slot.
   void on_blocked(int rank, int delta);
 
@@ -79,7 +84,9 @@ class Scheduler {
   void make_ready(TaskRecord* t);
   void resolve_args(TaskRecord* t);
   void finish(TaskRecord* t, ObjectPtr outcome);
-  void object_completed(ObjectId id, const ObjectPtr& outcome);
+  void complete_task(TaskRecord* t, ObjectPtr outcome,
+                     std::vector<std::pair<ObjectId, ObjectPtr>>& work);
+  void release_waiters(std::vector<std::pair<ObjectId, ObjectPtr>>& work);
   void release_deps(TaskRecord* t);
   ObjectPtr make_error(const TaskRecord& t, std::string type, std::string message) const;
 

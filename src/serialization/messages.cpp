@@ -101,6 +101,68 @@ void encode_shutdown(Writer& w, std::int32_t code) {
   end_record(w, at);
 }
 
+void encode_actor_create(Writer& w, ObjectId actor, std::uint64_t cls, std::int32_t max_concurrency,
+                         std::string_view args) {
+  const auto at = begin_record(w, MsgType::kActorCreate);
+  w.put(actor);
+  w.put(cls);
+  w.put(max_concurrency);
+  w.put_bytes(args);
+  end_record(w, at);
+}
+
+void encode_actor_call(Writer& w, ObjectId call, ObjectId actor, std::uint64_t method,
+                       std::int32_t caller, ObjectId order_key, std::string_view args) {
+  const auto at = begin_record(w, MsgType::kActorCall);
+  w.put(call);
+  w.put(actor);
+  w.put(method);
+  w.put(caller);
+  w.put(order_key);
+  w.put_bytes(args);
+  end_record(w, at);
+}
+
+ActorCallView decode_actor_call(Reader& r) {
+  ActorCallView v;
+  v.call = r.get<ObjectId>();
+  v.actor = r.get<ObjectId>();
+  v.method = r.get<std::uint64_t>();
+  v.caller = r.get<std::int32_t>();
+  v.order_key = r.get<ObjectId>();
+  v.args = r.get_bytes();
+  return v;
+}
+
+void encode_call_result(Writer& w, ObjectId call, std::int32_t caller, const ObjectData& outcome) {
+  const auto at = begin_record(w, MsgType::kCallResult);
+  w.put(call);
+  w.put(caller);
+  encode_outcome(w, outcome);
+  end_record(w, at);
+}
+
+void encode_call_result_ok(Writer& w, ObjectId call, std::int32_t caller, std::string_view bytes) {
+  const auto at = begin_record(w, MsgType::kCallResult);
+  w.put(call);
+  w.put(caller);
+  w.put<std::uint8_t>(1);
+  w.put_bytes(bytes);
+  end_record(w, at);
+}
+
+void encode_name_request(Writer& w, ObjectId reply, std::uint8_t op, std::string_view name,
+                         const ActorRef& ref) {
+  const auto at = begin_record(w, MsgType::kNameRequest);
+  w.put(reply);
+  w.put(op);
+  w.put_bytes(name);
+  w.put(ref.actor);
+  w.put(ref.rank);
+  w.put(ref.class_id);
+  end_record(w, at);
+}
+
 ExecuteView decode_execute(Reader& r) {
   ExecuteView v;
   v.task = r.get<ObjectId>();

@@ -14,6 +14,11 @@
 //   Shutdown   i32 exit code                                              (rank 0 -> worker)
 //   Block / Unblock  u64 0 (a task on the sender waits in get / resumes)   (worker -> rank 0)
 //   Output     str line printed to stdout by the sender                  (worker -> rank 0)
+//   ActorCreate u64 actor, u64 class, i32 max_concurrency, str args     (placer -> actor rank)
+//   ActorCall  u64 call, u64 actor, u64 method, i32 caller, u64 order key, str args (-> actor rank)
+//   ActorKill  u64 actor                                                 (any -> actor rank)
+//   CallResult u64 call, i32 caller, outcome                             (actor rank -> rank 0)
+//   NameRequest u64 reply, u8 op (1 register, 2 lookup), str name, u64 actor, i32 rank, u64 class
 // outcome = u8 ok, then ok ? str bytes : (str function, i32 rank, str type, str message).
 // args    = u32 count, then per argument u8 kind: 0 = str value, 1 = u64 object id.
 
@@ -40,6 +45,11 @@ enum class MsgType : std::uint8_t {
   kBlock,    // u64 0: a task on the sender started waiting in get()
   kUnblock,  // u64 0: it stopped waiting
   kOutput,   // str line: a line the sender's tasks printed to stdout
+  kActorCreate,
+  kActorCall,
+  kActorKill,
+  kCallResult,
+  kNameRequest,
 };
 
 struct ExecuteView {
@@ -72,6 +82,25 @@ void encode_id(Writer& w, MsgType type, ObjectId id);  // GetRequest, Release, P
 void encode_object(Writer& w, ObjectId id, const ObjectData& d);
 void encode_put(Writer& w, ObjectId id, std::string_view bytes);
 void encode_shutdown(Writer& w, std::int32_t code);
+
+struct ActorCallView {
+  ObjectId call = 0;
+  ObjectId actor = 0;
+  std::uint64_t method = 0;
+  std::int32_t caller = 0;
+  ObjectId order_key = 0;
+  std::string_view args;
+};
+
+void encode_actor_create(Writer& w, ObjectId actor, std::uint64_t cls, std::int32_t max_concurrency,
+                         std::string_view args);
+void encode_actor_call(Writer& w, ObjectId call, ObjectId actor, std::uint64_t method,
+                       std::int32_t caller, ObjectId order_key, std::string_view args);
+void encode_call_result(Writer& w, ObjectId call, std::int32_t caller, const ObjectData& outcome);
+void encode_call_result_ok(Writer& w, ObjectId call, std::int32_t caller, std::string_view bytes);
+void encode_name_request(Writer& w, ObjectId reply, std::uint8_t op, std::string_view name,
+                         const ActorRef& ref);
+ActorCallView decode_actor_call(Reader& r);
 
 ExecuteView decode_execute(Reader& r);
 SubmitView decode_submit(Reader& r);

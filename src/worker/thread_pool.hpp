@@ -18,7 +18,12 @@
 
 namespace mpiray::detail {
 
+enum class JobKind : std::uint8_t { kTask, kActorCreate, kActorCall };
+
 struct Job {
+  JobKind kind = JobKind::kTask;
+  ObjectId actor = 0;  // actor jobs
+  int caller = 0;      // actor calls: the rank that made the call
   ObjectId task = 0;
   std::uint64_t func = 0;
   std::uint32_t attempt = 0;

@@ -52,6 +52,30 @@ void release_ref(ObjectId id) noexcept;
 void pin_ref(ObjectId id);
 [[noreturn]] void throw_task_error(const ErrorInfo& e);
 
+/// Where an actor lives; the whole of an ActorHandle (trivially copyable, so handles travel as
+/// plain bytes inside task arguments and values).
+struct ActorRef {
+  ObjectId actor = 0;
+  std::int32_t rank = -1;
+  std::uint64_t class_id = 0;
+};
+
+struct ActorSpec {
+  std::uint64_t class_id = 0;
+  std::string args;  // encoded like task arguments
+  int pin = -1;
+  int max_concurrency = 1;
+  std::string name;  // empty: anonymous
+};
+
+/// Places and constructs an actor; returns at once. Throws ConfigError on a duplicate name.
+ActorRef create_actor(ActorSpec&& spec);
+/// Sends a method call straight to the actor's rank; returns the result's id.
+ObjectId call_actor(const ActorRef& actor, std::uint64_t method_id, std::string args);
+void kill_actor(const ActorRef& actor);
+/// Looks a named actor up (asks rank 0 from other ranks). Empty ref (actor == 0) if unknown.
+ActorRef find_named_actor(const std::string& name);
+
 int current_rank() noexcept;
 int current_world_size() noexcept;
 int current_num_workers() noexcept;

@@ -3,6 +3,7 @@
 // on the wire by a 64-bit hash of that name, never by address or registration order.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -90,13 +91,124 @@ struct FnTraits<R (*)(P...)> {
 template <class R, class... P>
 struct FnTraits<R (*)(P...) noexcept> : FnTraits<R (*)(P...)> {};
 
+// ---- actor methods: member functions invoked on an actor instance
+using MethodInvoker = void (*)(void* self, Reader& args, Writer& out);
+
+struct MethodInfo {
+  std::string name;
+  std::uint64_t id = 0;
+  MethodInvoker invoke = nullptr;
+  const std::type_info* cls = nullptr;
+};
+
+/// A member-function pointer's identity: its type plus its bytes (stable for one binary).
+template <class M>
+std::string method_key(M m) {
+  std::string k = typeid(M).name();
+  k.push_back('\0');
+  k.append(reinterpret_cast<const char*>(&m), sizeof(M));
+  return k;
+}
+
+bool register_method(std::string key, std::string name, MethodInvoker invoke,
+                     const std::type_info& cls, std::string signature);
+/// Throws RegistrationError naming MPIRAY_REMOTE(&Class::method) when unknown.
+const MethodInfo& lookup_method(const std::string& key, const char* what);
+const MethodInfo* find_method(std::uint64_t id) noexcept;
+
+template <class M>
+struct MethodTraits;
+template <class C, class R, class... P>
+struct MethodTraits<R (C::*)(P...)> {
+  using Class = C;
+  using Result = R;
+  static constexpr bool is_const = false;
+};
+template <class C, class R, class... P>
+struct MethodTraits<R (C::*)(P...) const> {
+  using Class = C;
+  using Result = R;
+  static constexpr bool is_const = true;
+};
+template <class C, class R, class... P>
+struct MethodTraits<R (C::*)(P...) noexcept> : MethodTraits<R (C::*)(P...)> {};
+template <class C, class R, class... P>
+struct MethodTraits<R (C::*)(P...) const noexcept> : MethodTraits<R (C::*)(P...) const> {};
+
+template <auto M, class C, class R, class... P, std::size_t... I>
+void invoke_method_with(void* self, Reader& in, Writer& out, std::index_sequence<I...>) {
+  const auto n = in.get<std::uint32_t>();
+  if (n != sizeof...(P))
+    throw std::runtime_error("mpiray: actor method received " + std::to_string(n) +
+                             " arguments, expected " + std::to_string(sizeof...(P)));
+  std::tuple<std::decay_t<P>...> args{decode_arg<std::decay_t<P>>(in)...};
+  C* obj = static_cast<C*>(self);
+  if constexpr (std::is_void_v<R>) {
+    (obj->*M)(static_cast<P&&>(std::get<I>(args))...);
+  } else {
+    Codec<std::decay_t<R>>::encode(out, (obj->*M)(static_cast<P&&>(std::get<I>(args))...));
+  }
+}
+
+template <auto M, class Sig>
+struct MethodInvokerOf;
+template <auto M, class C, class R, class... P>
+struct MethodInvokerOf<M, R (C::*)(P...)> {
+  static void call(void* self, Reader& in, Writer& out) {
+    invoke_method_with<M, C, R, P...>(self, in, out, std::index_sequence_for<P...>{});
+  }
+};
+template <auto M, class C, class R, class... P>
+struct MethodInvokerOf<M, R (C::*)(P...) const> : MethodInvokerOf<M, R (C::*)(P...)> {};
+template <auto M, class C, class R, class... P>
+struct MethodInvokerOf<M, R (C::*)(P...) noexcept> : MethodInvokerOf<M, R (C::*)(P...)> {};
+template <auto M, class C, class R, class... P>
+struct MethodInvokerOf<M, R (C::*)(P...) const noexcept> : MethodInvokerOf<M, R (C::*)(P...)> {};
+
+// ---- actor classes: a constructor signature registered with MPIRAY_ACTOR
+using ActorFactory = std::shared_ptr<void> (*)(Reader& args);
+
+struct ActorClassInfo {
+  std::string name;
+  std::uint64_t id = 0;
+  ActorFactory construct = nullptr;
+  const std::type_info* cls = nullptr;
+};
+
+bool register_actor_class(std::string name, ActorFactory construct, const std::type_info& cls,
+                          std::string signature);
+/// Throws RegistrationError naming MPIRAY_ACTOR when `cls` was not registered.
+const ActorClassInfo& lookup_actor_class(const std::type_info& cls);
+const ActorClassInfo* find_actor_class(std::uint64_t id) noexcept;
+
+template <class C, class... A, std::size_t... I>
+std::shared_ptr<void> construct_actor_with(Reader& in, std::index_sequence<I...>) {
+  const auto n = in.get<std::uint32_t>();
+  if (n != sizeof...(A))
+    throw std::runtime_error("mpiray: actor constructor received " + std::to_string(n) +
+                             " arguments, expected " + std::to_string(sizeof...(A)));
+  std::tuple<std::decay_t<A>...> args{decode_arg<std::decay_t<A>>(in)...};
+  return std::make_shared<C>(static_cast<A&&>(std::get<I>(args))...);
+}
+
+template <class C, class... A>
+std::shared_ptr<void> construct_actor(Reader& in) {
+  return construct_actor_with<C, A...>(in, std::index_sequence_for<A...>{});
+}
+
 template <auto F>
 bool register_remote(const char* name) {
   using Fn = decltype(F);
-  static_assert(std::is_pointer_v<Fn> && std::is_function_v<std::remove_pointer_t<Fn>>,
-                "MPIRAY_REMOTE takes a free function or static member function");
-  return register_function(reinterpret_cast<const void*>(F), name, FnTraits<Fn>::template invoker<F>(),
+  if constexpr (std::is_member_function_pointer_v<Fn>) {
+    using Cls = typename MethodTraits<Fn>::Class;
+    return register_method(method_key(F), name, &MethodInvokerOf<F, Fn>::call, typeid(Cls),
                            typeid(Fn).name());
+  } else {
+    static_assert(std::is_pointer_v<Fn> && std::is_function_v<std::remove_pointer_t<Fn>>,
+                  "MPIRAY_REMOTE takes free functions, static member functions or &Class::method");
+    return register_function(reinterpret_cast<const void*>(F), name,
+                             FnTraits<Fn>::template invoker<F>(), typeid(Fn).name());
+  }
 }
 
 }  // namespace mpiray::detail
