@@ -98,6 +98,59 @@ void ActorManager::drop_held(ActorCall& c) {
   c.held.clear();
 }
 
+bool ActorManager::take_runnable(ObjectId actor, Instance& inst, Job& j, std::vector<Failed>& failed,
+                                 const std::function<void(ObjectId)>& request) {
+  // In arrival order, skipping callers whose earlier call waits for an argument.
+  std::vector<ObjectId> waiting_callers;
+  for (auto it = inst.queue.begin(); it != inst.queue.end();) {
+    ActorCall& c = *it;
+    if (!waiting_callers.empty() &&
+        std::find(waiting_callers.begin(), waiting_callers.end(), c.order_key) !=
+            waiting_callers.end()) {
+      ++it;
+      continue;
+    }
+    ObjectPtr err;
+    if (!resolve(c, &err, request)) {
+      if (!err) {  // an argument is on its way; this caller's later calls wait behind it
+        waiting_callers.push_back(c.order_key);
+        ++it;
+        continue;
+      }
+      drop_held(c);
+      failed.push_back({c.id, c.caller, err});
+      it = inst.queue.erase(it);
+      continue;
+    }
+    j.kind = JobKind::kActorCall;
+    j.actor = actor;
+    j.task = c.id;
+    j.func = c.method;
+    j.caller = c.caller;
+    j.args = std::move(c.args);
+    inst.queue.erase(it);
+    return true;
+  }
+  return false;
+}
+
+bool ActorManager::next(Job& job, std::vector<Failed>& failed,
+                        const std::function<void(ObjectId)>& request) {
+  std::lock_guard<std::mutex> lk(mu_);
+  Instance& inst = actors_[job.actor];
+  if (!inst.dead && !inst.creation_error && take_runnable(job.actor, inst, job, failed, request))
+    return true;
+  --inst.running;
+  dirty_.insert(job.actor);
+  return false;
+}
+
+void ActorManager::finish(ObjectId actor) {
+  std::lock_guard<std::mutex> lk(mu_);
+  --actors_[actor].running;
+  dirty_.insert(actor);
+}
+
 bool ActorManager::pump(std::vector<Job>& jobs, std::vector<Failed>& failed,
                         const std::function<void(ObjectId)>& request) {
   std::lock_guard<std::mutex> lk(mu_);
@@ -132,41 +185,14 @@ bool ActorManager::pump(std::vector<Job>& jobs, std::vector<Failed>& failed,
       }
       continue;
     }
-    // In arrival order, skipping callers whose earlier call waits for an argument.
-    std::vector<ObjectId> waiting_callers;
-    for (auto it = inst.queue.begin();
-         it != inst.queue.end() && inst.running < inst.max_concurrency;) {
-      ActorCall& c = *it;
-      if (std::find(waiting_callers.begin(), waiting_callers.end(), c.order_key) !=
-          waiting_callers.end()) {
-        ++it;
-        continue;
-      }
-      ObjectPtr err;
-      if (!resolve(c, &err, request)) {
-        if (!err) {  // an argument is on its way; this caller's later calls wait behind it
-          waiting_callers.push_back(c.order_key);
-          ++it;
-          continue;
-        }
-        drop_held(c);
-        failed.push_back({c.id, c.caller, err});
-        it = inst.queue.erase(it);
-        did = true;
-        continue;
-      }
+    while (inst.running < inst.max_concurrency) {
       Job j;
-      j.kind = JobKind::kActorCall;
-      j.actor = actor;
-      j.task = c.id;
-      j.func = c.method;
-      j.caller = c.caller;
-      j.args = std::move(c.args);
+      if (!take_runnable(actor, inst, j, failed, request)) break;
       jobs.push_back(std::move(j));
-      it = inst.queue.erase(it);
       ++inst.running;
       did = true;
     }
+    did = did || !failed.empty();
     if (!inst.queue.empty()) still_dirty.push_back(actor);
   }
   dirty_.clear();
@@ -222,11 +248,7 @@ std::shared_ptr<const ErrorInfo> ActorManager::run(Job& job, Writer& out) {
       err = current_exception_info(m->name, rank_);  // the actor keeps its state and goes on
     }
   }
-  std::lock_guard<std::mutex> lk(mu_);
-  Instance& inst = actors_[job.actor];
-  --inst.running;
-  dirty_.insert(job.actor);
-  return err;
+  return err;  // the slot stays taken: the caller continues with next() or ends with finish()
 }
 
 void ActorManager::clear() {

@@ -55,8 +55,14 @@ class ActorManager {
   bool pump(std::vector<Job>& jobs, std::vector<Failed>& failed,
             const std::function<void(ObjectId)>& request);
   /// Runs an actor job on the calling thread. For a method: fills `out` and returns nullptr, or
-  /// returns the error. For a constructor: returns nullptr.
+  /// returns the error; the call's concurrency slot stays taken. For a constructor: nullptr.
   std::shared_ptr<const ErrorInfo> run(Job& job, Writer& out);
+  /// Refills `job` with the actor's next runnable call, keeping the slot (a pool thread drains
+  /// an actor's queue without a trip through the progress engine per call). False when none is
+  /// runnable; the slot is then released.
+  bool next(Job& job, std::vector<Failed>& failed, const std::function<void(ObjectId)>& request);
+  /// Releases a method call's slot.
+  void finish(ObjectId actor);
   /// Destroys every instance (shutdown, after the pool stopped).
   void clear();
   std::size_t size() const;
@@ -79,6 +85,8 @@ class ActorManager {
   /// *error if one failed.
   bool resolve(ActorCall& c, ObjectPtr* error, const std::function<void(ObjectId)>& request);
   void drop_held(ActorCall& c);
+  bool take_runnable(ObjectId actor, Instance& inst, Job& j, std::vector<Failed>& failed,
+                     const std::function<void(ObjectId)>& request);
   ObjectPtr dead_error(ObjectId actor, const Instance& inst, const ActorCall& c) const;
 
   ObjectTable& table_;

@@ -627,11 +627,38 @@ void Runtime::check_pin(int r) const {
 // Actors
 
 void Runtime::run_actor_job(Job& job, Writer& out) {
-  const auto err = actors_->run(job, out);
-  if (job.kind == JobKind::kActorCall) send_call_outcome(job.task, job.caller, err, out.view());
+  if (job.kind == JobKind::kActorCreate) {
+    actors_->run(job, out);
+  } else {
+    // Drain the actor's runnable calls on this thread, for a bounded time so other actors and
+    // tasks on this rank get their turn.
+    const auto request = [this](ObjectId id) { request_object(id); };
+    std::vector<ActorManager::Failed> failed;
+    const auto t0 = Clock::now();
+    for (int n = 1;; ++n) {
+      tl_current_job = job.task;
+      const auto err = actors_->run(job, out);
+      send_call_outcome(job.task, job.caller, err, out.view());
+      out.clear();
+      if ((n & 31) == 0) {
+        try_progress();  // let results flow while a long queue drains
+        if (Clock::now() - t0 > std::chrono::microseconds(500)) {
+          actors_->finish(job.actor);
+          break;
+        }
+      }
+      if (!actors_->next(job, failed, request)) break;
+    }
+    for (auto& f : failed) send_call_outcome(f.id, f.caller, f.outcome->error, {});
+  }
   // The actor's next call (or its first, after the constructor) can start now.
   try_progress();
   kick();
+}
+
+void Runtime::request_object(ObjectId id) {
+  if (layout_.rank != 0 && table_.mark_requested(id))
+    queue_record(0, [&](Writer& w) { encode_id(w, MsgType::kGetRequest, id); });
 }
 
 void Runtime::send_call_outcome(ObjectId call, int caller,
@@ -648,10 +675,7 @@ void Runtime::send_call_outcome(ObjectId call, int caller,
 bool Runtime::pump_actors() {
   std::vector<Job> jobs;
   std::vector<ActorManager::Failed> failed;
-  const bool did = actors_->pump(jobs, failed, [this](ObjectId id) {
-    if (layout_.rank != 0 && table_.mark_requested(id))
-      queue_record(0, [&](Writer& w) { encode_id(w, MsgType::kGetRequest, id); });
-  });
+  const bool did = actors_->pump(jobs, failed, [this](ObjectId id) { request_object(id); });
   for (auto& f : failed) send_call_outcome(f.id, f.caller, f.outcome->error, {});
   if (!jobs.empty()) pool_->push(std::move(jobs));
   return did;

@@ -87,6 +87,8 @@ class Runtime {
   void handle_call_result(ObjectId call, int caller, ObjectPtr outcome);
   void handle_name_request(int source, Reader& r);
   bool pump_actors();
+  /// Asks rank 0 for an object this worker needs (once per object).
+  void request_object(ObjectId id);
   /// Asks rank 0 a name question and waits for the answer (worker ranks).
   ObjectPtr name_round_trip(std::uint8_t op, const std::string& name, const ActorRef& ref);
   void reply_object(int dest, ObjectId id);
