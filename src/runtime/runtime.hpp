@@ -145,6 +145,9 @@ class Runtime {
   std::unique_ptr<OutputForwarder> output_;  // workers: stdout lines go to rank 0
 };
 
+/// The task (or actor call) running on this thread, 0 outside tasks: the actor-call order key.
+extern thread_local ObjectId tl_current_job;
+
 /// The runtime of this process, or nullptr outside mpiray::run.
 Runtime* current_runtime() noexcept;
 
