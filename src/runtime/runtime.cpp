@@ -130,14 +130,6 @@ void Runtime::kick(bool strong) {
   sleep_cv_.notify_one();
 }
 
-template <class Encode>
-void Runtime::queue_record(int dest, Encode&& encode) {
-  {
-    std::lock_guard<std::mutex> lk(outbox_mu_);
-    encode(outbox_[dest]);
-  }
-  outbox_dirty_.store(true, std::memory_order_release);
-}
 
 bool Runtime::try_progress() {
   std::unique_lock<std::mutex> lk(progress_mu_, std::try_to_lock);

@@ -145,6 +145,15 @@ class Runtime {
   std::unique_ptr<OutputForwarder> output_;  // workers: stdout lines go to rank 0
 };
 
+template <class Encode>
+void Runtime::queue_record(int dest, Encode&& encode) {
+  {
+    std::lock_guard<std::mutex> lk(outbox_mu_);
+    encode(outbox_[dest]);
+  }
+  outbox_dirty_.store(true, std::memory_order_release);
+}
+
 /// The task (or actor call) running on this thread, 0 outside tasks: the actor-call order key.
 extern thread_local ObjectId tl_current_job;
 
