@@ -15,5 +15,8 @@
 #include "mpiray/actor.hpp"
 #include "mpiray/errors.hpp"
 #include "mpiray/object_ref.hpp"
+#include "mpiray/partition.hpp"
+#include "mpiray/pool.hpp"
+#include "mpiray/process.hpp"
 #include "mpiray/remote.hpp"
 #include "mpiray/runtime.hpp"

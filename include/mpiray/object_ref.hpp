@@ -13,6 +13,7 @@
 /// Thread-safety: an ObjectRef may be copied, destroyed and get() from several threads at once.
 
 #include <boost/serialization/split_member.hpp>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <utility>
@@ -38,9 +39,32 @@ class RefHandle {
 };
 
 template <class T>
-T decode_object(const ObjectPtr& d) {
+void check_object(const ObjectPtr& d) {
   if (d->failed()) throw_task_error(*d->error);
+  if constexpr (!std::is_void_v<T>) {
+    const std::uint64_t want = type_tag_of<T>();
+    if (d->type_tag != 0 && d->type_tag != want) throw_type_mismatch(d->type_tag, want, typeid(T).name());
+  }
+}
+
+template <class T>
+T decode_object(const ObjectPtr& d) {
+  check_object<T>(d);
   if constexpr (!std::is_void_v<T>) return Codec<T>::decode(d->bytes);
+}
+
+/// The decoded value, cached in the object: decoded once per rank, shared afterwards.
+template <class T>
+std::shared_ptr<const T> view_object(const ObjectPtr& d) {
+  check_object<T>(d);
+  if (auto cached = std::atomic_load(&d->typed)) return std::static_pointer_cast<const T>(cached);
+  auto fresh = std::make_shared<const T>(Codec<T>::decode(d->bytes));
+  std::shared_ptr<const void> expected;
+  // Two threads may decode at once; the first to publish wins and both return the same value.
+  if (!std::atomic_compare_exchange_strong(&d->typed, &expected,
+                                           std::shared_ptr<const void>(fresh)))
+    return std::static_pointer_cast<const T>(expected);
+  return fresh;
 }
 
 }  // namespace detail
@@ -68,6 +92,14 @@ class ObjectRef {
   template <class Rep, class Period>
   T get(std::chrono::duration<Rep, Period> timeout) const {
     return detail::decode_object<T>(detail::get_object(checked_id(), detail::Clock::now() + timeout));
+  }
+  /// Zero-copy access: a shared pointer to the value held on this rank, decoded once per rank
+  /// and shared by every view (the object's own copy where it lives, the cached copy elsewhere).
+  /// The pointee stays valid as long as the returned pointer is held, even after the object is
+  /// freed. Throws like get().
+  std::shared_ptr<const T> view() const {
+    static_assert(!std::is_void_v<T>, "view() needs a value type");
+    return detail::view_object<T>(detail::get_object(checked_id(), std::nullopt));
   }
   /// True once the value (or its error) exists; never blocks.
   bool ready() const { return detail::object_ready(checked_id()); }

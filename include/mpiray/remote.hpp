@@ -11,7 +11,8 @@
 /// @endcode
 /// Argument types are checked against the function's parameters at compile time. An
 /// ObjectRef<T> argument must have exactly the parameter's (decayed) type T; it is resolved to
-/// its value before the task runs, and the task waits in the scheduler until then.
+/// its value before the task runs, and the task waits in the scheduler until then. A parameter
+/// declared as ObjectRef<T> receives the reference itself instead (read it with get() or view()).
 /// Thread-safety: task() and remote() may be called from any thread, including inside tasks.
 
 #include <string>
@@ -29,7 +30,7 @@ template <class P, class A>
 void encode_one_arg(Writer& w, A&& a) {
   using D = std::decay_t<A>;
   using Param = std::decay_t<P>;
-  if constexpr (IsObjectRef<D>::value) {
+  if constexpr (IsObjectRef<D>::value && !IsObjectRef<Param>::value) {
     static_assert(std::is_same_v<typename D::value_type, Param>,
                   "mpiray: an ObjectRef<T> argument must have exactly the parameter's type T");
     if (!a.valid())

@@ -58,9 +58,21 @@ int num_workers() noexcept;
 int num_threads() noexcept;
 
 /// Stores a value as an immutable object owned by this rank and returns a reference to it.
+/// Objects above the inline limit (MPIRAY_INLINE_KB, default 64) stay here and other ranks
+/// fetch them on demand with one-sided MPI reads; smaller ones travel with the tasks using them.
 template <class T>
 ObjectRef<std::decay_t<T>> put(T&& value) {
-  return ObjectRef<std::decay_t<T>>::adopt(detail::put_object(detail::to_bytes(value)));
+  using V = std::decay_t<T>;
+  return ObjectRef<V>::adopt(detail::put_object(detail::to_bytes(value), detail::type_tag_of<V>()));
+}
+
+/// Gives every rank its own copy of `value` (one collective broadcast); later tasks on any rank
+/// read it locally. Call from the driver.
+template <class T>
+ObjectRef<std::decay_t<T>> broadcast(T&& value) {
+  using V = std::decay_t<T>;
+  return ObjectRef<V>::adopt(
+      detail::broadcast_object(detail::to_bytes(value), detail::type_tag_of<V>()));
 }
 
 /// Waits for every ref and returns the values in order; rethrows the first failed task's error.

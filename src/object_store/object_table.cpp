@@ -1,5 +1,7 @@
 #include "object_store/object_table.hpp"
 
+#include <algorithm>
+
 namespace mpiray::detail {
 
 void ObjectTable::create_pending(ObjectId id, int refs, bool owner_counts) {
@@ -9,6 +11,18 @@ void ObjectTable::create_pending(ObjectId id, int refs, bool owner_counts) {
   e.owner_counts = e.owner_counts || owner_counts;
 }
 
+void ObjectTable::account(const ObjectPtr& old_data, const ObjectPtr& new_data) {
+  if (old_data && old_data->owner < 0) bytes_held_ -= old_data->bytes.size();
+  if (new_data && new_data->owner < 0) bytes_held_ += new_data->bytes.size();
+}
+
+void ObjectTable::erase(std::unordered_map<ObjectId, Entry>::iterator it) {
+  account(it->second.data, nullptr);
+  if (free_hook_ && (it->second.data || it->second.origin >= 0 || !it->second.copies.empty()))
+    free_hook_(it->first, it->second.data, it->second.origin, it->second.copies);
+  map_.erase(it);
+}
+
 bool ObjectTable::complete(ObjectId id, ObjectPtr data) {
   bool wake = false;
   bool kept = false;
@@ -16,10 +30,16 @@ bool ObjectTable::complete(ObjectId id, ObjectPtr data) {
     std::lock_guard<std::mutex> lk(mu_);
     auto it = map_.find(id);
     if (it != map_.end()) {
-      if (it->second.refs <= 0 && !it->second.pinned) {
-        map_.erase(it);  // every handle was dropped while the task ran
+      Entry& e = it->second;
+      if (data && data->owner >= 0 && e.origin < 0) e.origin = data->owner;
+      // A location never replaces a value this rank already holds.
+      if (!(data && data->owner >= 0 && e.data && e.data->owner < 0)) {
+        account(e.data, data);
+        e.data = std::move(data);
+      }
+      if (e.refs <= 0 && !e.pinned && !e.held) {
+        erase(it);  // every handle was dropped while the task ran
       } else {
-        it->second.data = std::move(data);
         kept = true;
       }
     }
@@ -68,11 +88,51 @@ ObjectTable::ReleaseResult ObjectTable::release(ObjectId id) {
   e.owner_counts = false;  // rank 0 counted this rank once, so it is told once
   // A pending entry stays until its result arrives (complete() drops it then), so waiting
   // tasks and late results never meet a missing entry.
-  if (e.data) {
-    map_.erase(it);
+  if (e.data && !e.held) {
+    erase(it);
     r.freed = true;
   }
   return r;
+}
+
+void ObjectTable::set_held(ObjectId id) {
+  std::lock_guard<std::mutex> lk(mu_);
+  map_[id].held = true;
+}
+
+void ObjectTable::add_copy(ObjectId id, int rank) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = map_.find(id);
+  if (it == map_.end()) return;
+  auto& c = it->second.copies;
+  if (std::find(c.begin(), c.end(), rank) == c.end()) c.push_back(rank);
+}
+
+bool ObjectTable::free(ObjectId id) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = map_.find(id);
+  if (it == map_.end()) return false;
+  erase(it);
+  return true;
+}
+
+bool ObjectTable::mark_fetching(ObjectId id) {
+  std::lock_guard<std::mutex> lk(mu_);
+  Entry& e = map_[id];
+  if (e.fetching) return false;
+  e.fetching = true;
+  return true;
+}
+
+int ObjectTable::origin(ObjectId id) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = map_.find(id);
+  return it == map_.end() ? -1 : it->second.origin;
+}
+
+std::uint64_t ObjectTable::bytes_held() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return bytes_held_;
 }
 
 void ObjectTable::pin(ObjectId id) {

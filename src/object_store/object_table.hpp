@@ -10,8 +10,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "mpiray/detail/core.hpp"
 
@@ -41,6 +43,25 @@ class ObjectTable {
   void pin(ObjectId id);
   std::size_t size() const;
 
+  // ---- where values live (see runtime_objects.cpp)
+  /// This rank holds the value for the job (it made it): the entry stays, whatever the local
+  /// references, until free() (rank 0 decides when it is garbage).
+  void set_held(ObjectId id);
+  /// Rank 0: another rank has a copy; it is told when the object is freed.
+  void add_copy(ObjectId id, int rank);
+  /// Drops the entry whatever its references (rank 0 freed it). Returns whether it existed.
+  bool free(ObjectId id);
+  /// Marks that a one-sided fetch of `id` started; true only for the first caller.
+  bool mark_fetching(ObjectId id);
+  /// Called under the table's lock whenever an entry goes away with its data, its origin rank
+  /// (>= 0 when another rank made it) and the ranks that hold copies. Set once at start-up.
+  using FreeHook = std::function<void(ObjectId, const ObjectPtr&, int origin, const std::vector<int>&)>;
+  void set_free_hook(FreeHook hook) { free_hook_ = std::move(hook); }
+  /// Rank 0: the rank that made the object when it was not rank 0 (-1 otherwise or unknown).
+  int origin(ObjectId id) const;
+  /// Bytes of values held in memory on this rank.
+  std::uint64_t bytes_held() const;
+
   /// Completion counter; wait_change() returns when it moves past `seen` or at `until`.
   std::uint64_t generation() const { return gen_.load(std::memory_order_acquire); }
   void wait_change(std::uint64_t seen, Clock::time_point until);
@@ -53,8 +74,16 @@ class ObjectTable {
     int refs = 0;
     bool pinned = false;
     bool requested = false;
+    bool fetching = false;
     bool owner_counts = false;
+    bool held = false;      // kept until free(): this rank made it or caches it for rank 0
+    int origin = -1;        // rank 0: the rank that holds the value, when not rank 0
+    std::vector<int> copies;  // rank 0: other ranks caching the value
   };
+  void erase(std::unordered_map<ObjectId, Entry>::iterator it);
+  void account(const ObjectPtr& old_data, const ObjectPtr& new_data);
+  FreeHook free_hook_;
+  std::uint64_t bytes_held_ = 0;  // guarded by mu_
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::unordered_map<ObjectId, Entry> map_;

@@ -37,7 +37,8 @@ Registry& registry() {
 
 }  // namespace
 
-bool register_function(const void* key, std::string name, Invoker invoke, std::string signature) {
+bool register_function(const void* key, std::string name, Invoker invoke, std::string signature,
+                       std::uint64_t result_tag) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lk(r.mu);
   if (auto it = r.by_key.find(key); it != r.by_key.end()) return true;  // same function twice
@@ -49,6 +50,7 @@ bool register_function(const void* key, std::string name, Invoker invoke, std::s
   info->name = std::move(name);
   info->id = id;
   info->invoke = invoke;
+  info->result_tag = result_tag;
   info->signature = std::move(signature);
   r.by_key[key] = info.get();
   r.by_id[id] = info.get();
@@ -59,7 +61,7 @@ bool register_function(const void* key, std::string name, Invoker invoke, std::s
 }
 
 bool register_method(std::string key, std::string name, MethodInvoker invoke,
-                     const std::type_info& cls, std::string signature) {
+                     const std::type_info& cls, std::string signature, std::uint64_t result_tag) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lk(r.mu);
   if (r.methods_by_key.count(key)) return true;
@@ -70,6 +72,7 @@ bool register_method(std::string key, std::string name, MethodInvoker invoke,
   info->name = std::move(name);
   info->id = id;
   info->invoke = invoke;
+  info->result_tag = result_tag;
   info->cls = &cls;
   r.methods_by_key[key] = info.get();
   r.methods_by_id[id] = info.get();

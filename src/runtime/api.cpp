@@ -5,6 +5,7 @@
 
 #include "mpiray/mpiray.hpp"
 #include "runtime/config.hpp"
+#include "runtime/error_info.hpp"
 #include "runtime/runtime.hpp"
 
 namespace mpiray {
@@ -24,7 +25,19 @@ Runtime& rt() {
 Runtime* current_runtime() noexcept { return g_runtime.load(std::memory_order_acquire); }
 
 ObjectId submit_task(TaskSubmission&& t) { return rt().submit(std::move(t)); }
-ObjectId put_object(std::string bytes) { return rt().put(std::move(bytes)); }
+ObjectId put_object(std::string bytes, std::uint64_t type_tag) {
+  return rt().put(std::move(bytes), type_tag);
+}
+ObjectId broadcast_object(std::string bytes, std::uint64_t type_tag) {
+  return rt().broadcast(std::move(bytes), type_tag);
+}
+void throw_type_mismatch(std::uint64_t stored, std::uint64_t wanted, const char* wanted_name) {
+  (void)stored;
+  (void)wanted;
+  throw ObjectError("mpiray: type mismatch: the object was stored as another type than " +
+                    demangle(wanted_name) +
+                    "; read it with the ObjectRef<T> of the type that was put or returned");
+}
 ObjectPtr get_object(ObjectId id, Deadline deadline) { return rt().get(id, deadline); }
 std::vector<char> wait_objects(const std::vector<ObjectId>& ids, std::size_t num, Deadline deadline) {
   return rt().wait(ids, num, deadline);

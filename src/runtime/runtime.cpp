@@ -77,7 +77,11 @@ Runtime::Runtime(int* argc, char*** argv) {
   next_id_ = (static_cast<std::uint64_t>(layout_.rank) << kOwnerShift);
   install_crash_handlers(layout_.rank, layout_.hostname);
 
-  if (layout_.rank == 0) scheduler_ = std::make_unique<Scheduler>(table_, threads_per_rank);
+  inline_limit_ = inline_limit_from_env();
+  table_.set_free_hook([this](ObjectId id, const ObjectPtr& data, int origin,
+                              const std::vector<int>& copies) { on_object_freed(id, data, origin, copies); });
+  if (layout_.rank == 0)
+    scheduler_ = std::make_unique<Scheduler>(table_, threads_per_rank, inline_limit_);
   actors_per_rank_.assign(layout_.size, 0);
   if (is_executor()) {
     actors_ = std::make_unique<ActorManager>(table_, layout_.rank);
@@ -180,6 +184,7 @@ bool Runtime::sweep() {
   // Local records first (results of this rank's threads, nested submissions), then decide.
   did = flush_outboxes() || did;
   if (actors_) did = pump_actors() || did;
+  did = object_housekeeping() || did;
   if (scheduler_) {
     auto send = [this](int rank, const TaskRecord& t) {
       std::lock_guard<std::mutex> lk(outbox_mu_);
@@ -236,9 +241,28 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
         j.attempt = v.attempt;
         j.name.assign(v.name);
         j.args.assign(v.args);
-        jobs.push_back(std::move(j));
+        if (prepare_args(j)) {
+          jobs.push_back(std::move(j));
+        } else {
+          waiting_jobs_.push_back(std::move(j));  // runs once its fetched arguments are here
+        }
         break;
       }
+      case MsgType::kFetch:
+        handle_fetch(source, r.get<ObjectId>());
+        break;
+      case MsgType::kFetchReady:
+        handle_fetch_ready(source, r);
+        break;
+      case MsgType::kFetchDone:
+        handle_fetch_done(r.get<ObjectId>());
+        break;
+      case MsgType::kFree:
+        table_.free(r.get<ObjectId>());
+        break;
+      case MsgType::kBroadcast:
+        handle_broadcast(r);
+        break;
       case MsgType::kResult: {
         const auto id = r.get<ObjectId>();
         const auto exec_ns = r.get<std::uint32_t>();
@@ -287,10 +311,8 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
         break;
       case MsgType::kPut: {
         const auto id = r.get<ObjectId>();
-        auto d = std::make_shared<ObjectData>();
-        d->bytes.assign(r.get_bytes());
-        table_.create_pending(id, 1);
-        table_.complete(id, std::move(d));
+        table_.create_pending(id, 1);  // the putting worker's hold
+        table_.complete(id, decode_outcome(r));
         break;
       }
       case MsgType::kShutdown:
@@ -403,7 +425,9 @@ void Runtime::run_job(Job& job) {
   }
   const auto t0 = Clock::now();
   std::shared_ptr<const ErrorInfo> error;
-  if (!fn) {
+  if (job.arg_error) {
+    error = job.arg_error;
+  } else if (!fn) {
     error = make_error_info("<function id " + std::to_string(job.func) + ">", layout_.rank,
                             "mpiray::RegistrationError",
                             "no function with this id is registered on this rank; run the same "
@@ -418,15 +442,19 @@ void Runtime::run_job(Job& job) {
   }
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
   const auto exec_ns = static_cast<std::uint32_t>(std::min<long long>(ns, 0xFFFFFFFFll));
-  queue_record(0, [&](Writer& w) {
-    if (error) {
-      ObjectData d;
-      d.error = error;
-      encode_result(w, job.task, exec_ns, d);
-    } else {
-      encode_result_ok(w, job.task, exec_ns, out.view());
-    }
-  });
+  if (error) {
+    ObjectData d;
+    d.error = error;
+    queue_record(0, [&](Writer& w) { encode_result(w, job.task, exec_ns, d); });
+  } else if (layout_.rank != 0 && out.size() > inline_limit_) {
+    // Large results stay here; rank 0 learns where they are.
+    const ObjectData where = keep_local(job.task, std::string(out.view()), fn->result_tag);
+    queue_record(0, [&](Writer& w) { encode_result(w, job.task, exec_ns, where); });
+  } else {
+    queue_record(0, [&](Writer& w) {
+      encode_result_ok(w, job.task, exec_ns, out.view(), fn->result_tag);
+    });
+  }
   // A long task's result should not wait for the next idle moment of this thread.
   if (ns > 20000 || error) try_progress();
   if (layout_.rank == 0) kick();
@@ -463,19 +491,6 @@ ObjectId Runtime::submit(TaskSubmission&& s) {
     });
   }
   kick();
-  return id;
-}
-
-ObjectId Runtime::put(std::string bytes) {
-  const ObjectId id = new_id();
-  auto d = std::make_shared<ObjectData>();
-  d->bytes = std::move(bytes);
-  if (layout_.rank != 0) {
-    queue_record(0, [&](Writer& w) { encode_put(w, id, d->bytes); });
-    kick();
-  }
-  table_.create_pending(id, 1, layout_.rank != 0);
-  table_.complete(id, std::move(d));
   return id;
 }
 
@@ -539,16 +554,25 @@ bool Runtime::wait_until(Done&& done, Deadline deadline) {
 
 ObjectPtr Runtime::get(ObjectId id, Deadline deadline) {
   bool known = false;
-  if (ObjectPtr d = table_.try_get(id, &known)) return d;
+  ObjectPtr d = table_.try_get(id, &known);
+  if (d && d->local()) return d;
   if (layout_.rank == 0 && !known)
     throw ObjectError("mpiray: object " + std::to_string(id) +
                       " is unknown or was already freed (no ObjectRef kept it alive)");
-  if (layout_.rank != 0 && table_.mark_requested(id)) {
+  if (!d && layout_.rank != 0 && table_.mark_requested(id)) {
     queue_record(0, [&](Writer& w) { encode_id(w, MsgType::kGetRequest, id); });
     kick();
   }
   ObjectPtr result;
-  const bool ok = wait_until([&] { return (result = table_.try_get(id)) != nullptr; }, deadline);
+  const bool ok = wait_until(
+      [&] {
+        result = table_.try_get(id);
+        if (!result) return false;
+        if (result->local()) return true;
+        start_fetch(id, result->owner, /*keep=*/false);  // the value lives elsewhere: read it
+        return false;
+      },
+      deadline);
   if (!ok)
     throw TimeoutError("mpiray: object " + std::to_string(id) +
                        " was not ready before the timeout; wait longer or check the task");
@@ -680,6 +704,9 @@ void Runtime::finish_local() {
   {
     std::lock_guard<std::mutex> lk(progress_mu_);
     sweep();  // last results, output lines and shutdown records go out
+    // Broadcasts are collectives: every rank finishes the ones it started before the last one.
+    while (!active_bcasts_.empty() || has_pending_bcasts()) sweep();
+    detach_all();
   }
   // Late messages are dropped (results of abandoned work, releases: nobody waits for them),
   // except printed lines, which users do wait for.

@@ -47,7 +47,8 @@ class Runtime {
   int run(const std::function<int()>& body);
 
   ObjectId submit(TaskSubmission&& t);
-  ObjectId put(std::string bytes);
+  ObjectId put(std::string bytes, std::uint64_t type_tag);
+  ObjectId broadcast(std::string bytes, std::uint64_t type_tag);
   ObjectPtr get(ObjectId id, Deadline deadline);
   std::vector<char> wait(const std::vector<ObjectId>& ids, std::size_t num, Deadline deadline);
   bool ready(ObjectId id);
@@ -83,12 +84,29 @@ class Runtime {
   void answer_waiters(const std::vector<ObjectId>& completed);
   void run_actor_job(Job& job, Writer& out);
   void send_call_outcome(ObjectId call, int caller, const std::shared_ptr<const ErrorInfo>& error,
-                         std::string_view bytes);
+                         std::string_view bytes, std::uint64_t type_tag);
   void handle_call_result(ObjectId call, int caller, ObjectPtr outcome);
   void handle_name_request(int source, Reader& r);
   bool pump_actors();
   /// Asks rank 0 for an object this worker needs (once per object).
   void request_object(ObjectId id);
+  // ---- object store (runtime_objects.cpp)
+  /// Keeps a value here for the job and returns its location record for rank 0.
+  ObjectData keep_local(ObjectId id, std::string bytes, std::uint64_t type_tag);
+  /// Starts a one-sided read of `id` from `holder` (once). `keep`: cache the copy until rank 0
+  /// frees the object (rank 0 knows this rank has it).
+  void start_fetch(ObjectId id, int holder, bool keep);
+  /// Turns fetched arguments into values; false while one is still on its way (fetch started).
+  bool prepare_args(Job& job);
+  void handle_fetch(int reader, ObjectId id);
+  void handle_fetch_ready(int holder, Reader& r);
+  void handle_fetch_done(ObjectId id);
+  void handle_broadcast(Reader& r);
+  bool has_pending_bcasts();
+  bool object_housekeeping();
+  void on_object_freed(ObjectId id, const ObjectPtr& data, int origin, const std::vector<int>& copies);
+  void detach_all();
+  static std::size_t inline_limit_from_env();
   /// Asks rank 0 a name question and waits for the answer (worker ranks).
   ObjectPtr name_round_trip(std::uint8_t op, const std::string& name, const ActorRef& ref);
   void reply_object(int dest, ObjectId id);
@@ -117,6 +135,27 @@ class Runtime {
   // record did (an actor's result travels actor rank -> rank 0, the release caller -> rank 0).
   std::unordered_map<ObjectId, int> early_releases_;
   std::atomic<std::size_t> driver_calls_{0};  // rank 0: actor calls of the driver not yet answered
+
+  // Object store state, under progress_mu_ unless noted.
+  std::size_t inline_limit_ = 64 * 1024;
+  std::vector<Job> waiting_jobs_;  // tasks whose fetched arguments are on their way
+  struct Attached {
+    ObjectPtr data;  // keeps the bytes alive while exposed
+    std::uint64_t addr = 0;
+    int pins = 0;     // reads in flight
+    bool freed = false;
+  };
+  std::unordered_map<ObjectId, Attached> attached_;
+  std::mutex freed_mu_;
+  std::vector<ObjectId> freed_;  // freed objects to detach (the free hook runs on any thread)
+  struct Bcast {
+    int handle;
+    ObjectId id;
+    std::shared_ptr<ObjectData> data;
+  };
+  std::mutex bcast_mu_;
+  std::vector<Bcast> pending_bcasts_;  // rank 0: started by the driver, not yet posted
+  std::vector<Bcast> active_bcasts_;
 
   std::mutex progress_mu_;
   std::mutex outbox_mu_;

@@ -22,7 +22,8 @@ void Runtime::run_actor_job(Job& job, Writer& out) {
     for (int n = 1;; ++n) {
       tl_current_job = job.task;
       const auto err = actors_->run(job, out);
-      send_call_outcome(job.task, job.caller, err, out.view());
+      const MethodInfo* m = find_method(job.func);
+      send_call_outcome(job.task, job.caller, err, out.view(), m ? m->result_tag : 0);
       out.clear();
       if ((n & 31) == 0) {
         try_progress();  // let results flow while a long queue drains
@@ -33,7 +34,7 @@ void Runtime::run_actor_job(Job& job, Writer& out) {
       }
       if (!actors_->next(job, failed, request)) break;
     }
-    for (auto& f : failed) send_call_outcome(f.id, f.caller, f.outcome->error, {});
+    for (auto& f : failed) send_call_outcome(f.id, f.caller, f.outcome->error, {}, 0);
   }
   // The actor's next call (or its first, after the constructor) can start now.
   try_progress();
@@ -47,10 +48,18 @@ void Runtime::request_object(ObjectId id) {
 
 void Runtime::send_call_outcome(ObjectId call, int caller,
                                 const std::shared_ptr<const ErrorInfo>& error,
-                                std::string_view bytes) {
+                                std::string_view bytes, std::uint64_t type_tag) {
   ObjectData d;
   d.error = error;
-  if (!error) d.bytes.assign(bytes);
+  if (!error) {
+    if (layout_.rank != 0 && bytes.size() > inline_limit_) {
+      d = keep_local(call, std::string(bytes), type_tag);  // large results stay with the actor
+    } else {
+      d.bytes.assign(bytes);
+      d.size = bytes.size();
+      d.type_tag = type_tag;
+    }
+  }
   // Rank 0 is the directory of every object; a worker caller also gets the value directly.
   queue_record(0, [&](Writer& w) { encode_call_result(w, call, caller, d); });
   if (caller != 0) queue_record(caller, [&](Writer& w) { encode_object(w, call, d); });
@@ -60,7 +69,7 @@ bool Runtime::pump_actors() {
   std::vector<Job> jobs;
   std::vector<ActorManager::Failed> failed;
   const bool did = actors_->pump(jobs, failed, [this](ObjectId id) { request_object(id); });
-  for (auto& f : failed) send_call_outcome(f.id, f.caller, f.outcome->error, {});
+  for (auto& f : failed) send_call_outcome(f.id, f.caller, f.outcome->error, {}, 0);
   if (!jobs.empty()) pool_->push(std::move(jobs));
   return did;
 }

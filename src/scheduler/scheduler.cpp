@@ -33,7 +33,8 @@ int cap_for(int threads, double avg_ns) {
 
 }  // namespace
 
-Scheduler::Scheduler(ObjectTable& table, std::vector<int> threads_per_rank) : table_(table) {
+Scheduler::Scheduler(ObjectTable& table, std::vector<int> threads_per_rank, std::size_t inline_limit)
+    : table_(table), inline_limit_(inline_limit) {
   ranks_.resize(threads_per_rank.size());
   for (std::size_t r = 0; r < threads_per_rank.size(); ++r) {
     ranks_[r].threads = threads_per_rank[r];
@@ -113,6 +114,9 @@ void Scheduler::make_ready(TaskRecord* t) {
   high_water_ = std::max(high_water_, queued_);
   if (t->pin >= 0) {
     ranks_.at(t->pin).pinned.push_back(t);
+  } else if (t->preferred >= 0 && static_cast<std::size_t>(t->preferred) < ranks_.size() &&
+             ranks_[t->preferred].threads > 0) {
+    local_ready_.push_back(t);
   } else if (t->nested) {
     urgent_.push_back(t);
   } else {
@@ -126,14 +130,35 @@ void Scheduler::resolve_args(TaskRecord* t) {
   Reader r(t->args);
   const auto n = r.get<std::uint32_t>();
   w.put(n);
+  std::uint64_t largest = 0;
   for (std::uint32_t i = 0; i < n; ++i) {
     const auto kind = r.get<ArgKind>();
-    w.put(ArgKind::kValue);
-    if (kind == ArgKind::kRef) {
-      ObjectPtr d = table_.try_get(r.get<ObjectId>());
-      w.put_bytes(d->bytes);
-    } else {
+    if (kind != ArgKind::kRef) {
+      w.put(ArgKind::kValue);
       w.put_bytes(r.get_bytes());
+      continue;
+    }
+    const ObjectId id = r.get<ObjectId>();
+    ObjectPtr d = table_.try_get(id);
+    if (d->local() && d->bytes.size() <= inline_limit_) {
+      w.put(ArgKind::kValue);  // small: travels inside the task
+      w.put_bytes(d->bytes);
+      continue;
+    }
+    // Large or held elsewhere: the executor fetches it (one-sided) from the holder.
+    // Rank 0 may hold a copy too, but the rank that made it is an executor: prefer that one.
+    const int origin = table_.origin(id);
+    const int holder = !d->local() ? d->owner : (origin > 0 ? origin : 0);
+    w.put(ArgKind::kRemote);
+    w.put(id);
+    w.put<std::int32_t>(holder);
+    w.put<std::uint64_t>(d->size ? d->size : d->bytes.size());
+    t->remote_deps.push_back(id);
+    table_.add_ref(id, false);  // kept until the task finishes: the executor reads it
+    const std::uint64_t size = d->size ? d->size : d->bytes.size();
+    if (size > largest) {
+      largest = size;
+      t->preferred = holder;
     }
   }
   t->args.assign(w.data(), w.size());
@@ -180,6 +205,8 @@ void Scheduler::complete_task(TaskRecord* t, ObjectPtr outcome,
                               std::vector<std::pair<ObjectId, ObjectPtr>>& work) {
   const ObjectId id = t->id;
   release_deps(t);
+  for (ObjectId dep : t->remote_deps) table_.release(dep);
+  t->remote_deps.clear();
   table_.complete(id, outcome);
   completed_.push_back(id);
   tasks_.erase(id);

@@ -33,6 +33,8 @@ struct TaskRecord {
   bool nested = false;  // submitted from inside a task: dispatched without waiting for room
   std::uint32_t unresolved = 0;
   std::vector<ObjectId> deps;
+  std::vector<ObjectId> remote_deps;  // arguments the executor fetches itself (kRemote)
+  int preferred = -1;                 // rank holding the largest argument (locality)
   int running_on = -1;
 };
 
@@ -45,8 +47,11 @@ class Scheduler {
   static constexpr int kMinPerThread = 2;
   static constexpr int kMaxPerThread = 2048;
 
-  /// threads_per_rank[r] > 0 marks rank r as an executor with that many threads.
-  Scheduler(ObjectTable& table, std::vector<int> threads_per_rank);
+  /// threads_per_rank[r] > 0 marks rank r as an executor with that many threads. Arguments
+  /// larger than `inline_limit` bytes (or held on another rank) are not copied into the task:
+  /// the executor fetches them, and the task prefers the rank that holds the largest one.
+  Scheduler(ObjectTable& table, std::vector<int> threads_per_rank,
+            std::size_t inline_limit = 64 * 1024);
 
   /// Accepts a task whose result entry already exists in the table.
   void submit(std::unique_ptr<TaskRecord> t);
@@ -67,6 +72,7 @@ class Scheduler {
   std::size_t queued() const { return queued_; }
   std::size_t queue_high_water() const { return high_water_; }
   std::uint64_t tasks_dispatched(int rank) const { return ranks_.at(rank).dispatched; }
+  std::uint64_t locality_hits() const { return locality_hits_; }
   int cap(int rank) const { return ranks_.at(rank).cap; }
   int in_flight(int rank) const { return ranks_.at(rank).in_flight; }
 
@@ -91,6 +97,8 @@ class Scheduler {
   ObjectPtr make_error(const TaskRecord& t, std::string type, std::string message) const;
 
   ObjectTable& table_;
+  std::size_t inline_limit_;
+  std::uint64_t locality_hits_ = 0;
   std::vector<RankState> ranks_;
   std::vector<int> executors_;
   std::size_t rr_ = 0;
@@ -98,6 +106,7 @@ class Scheduler {
   std::unordered_map<ObjectId, std::unique_ptr<TaskRecord>> tasks_;
   std::unordered_map<ObjectId, std::vector<ObjectId>> waiting_on_;  // object -> waiting task ids
   std::deque<TaskRecord*> ready_;
+  std::deque<TaskRecord*> local_ready_;  // ready, with a preferred rank
   std::deque<TaskRecord*> urgent_;  // submitted from inside tasks: not held back by caps
   std::vector<ObjectId> completed_;
   std::size_t queued_ = 0;
@@ -113,9 +122,33 @@ std::size_t Scheduler::dispatch(Send&& send) {
     ++r.dispatched;
     --queued_;
     t->running_on = rank;
+    if (rank == t->preferred) ++locality_hits_;
+    for (ObjectId dep : t->remote_deps) table_.add_copy(dep, rank);  // it will cache a copy
     send(rank, *t);
     ++sent;
   };
+  int least_load = 1 << 30;
+  for (int rank : executors_) {
+    const RankState& r = ranks_[rank];
+    least_load = std::min(least_load, (r.in_flight - r.blocked) * 64 / r.threads);
+  }
+  // Tasks whose big arguments live on a rank go there, waiting for room, unless that rank is
+  // much busier than the least busy one: then any rank will do.
+  for (auto it = local_ready_.begin(); it != local_ready_.end();) {
+    TaskRecord* t = *it;
+    const RankState& p = ranks_[t->preferred];
+    const int load = (p.in_flight - p.blocked) * 64 / p.threads;
+    if (load > least_load + 2 * 64) {
+      it = local_ready_.erase(it);
+      ready_.push_back(t);
+    } else if (has_room(p)) {
+      it = local_ready_.erase(it);
+      emit(t->preferred, t);
+      least_load = std::min(least_load, load);
+    } else {
+      ++it;
+    }
+  }
   for (int rank : executors_) {
     RankState& r = ranks_[rank];
     while (!r.pinned.empty() && (has_room(r) || r.pinned.front()->nested)) {

@@ -21,21 +21,37 @@ void encode_execute(Writer& w, ObjectId task, std::uint64_t func, std::uint32_t 
 }
 
 void encode_outcome(Writer& w, const ObjectData& d) {
-  w.put<std::uint8_t>(d.failed() ? 0 : 1);
-  if (!d.failed()) {
+  if (d.failed()) {
+    w.put<std::uint8_t>(0);
+    w.put_bytes(d.error->function);
+    w.put<std::int32_t>(d.error->rank);
+    w.put_bytes(d.error->type);
+    w.put_bytes(d.error->message);
+  } else if (d.owner >= 0) {
+    w.put<std::uint8_t>(2);
+    w.put(d.type_tag);
+    w.put<std::int32_t>(d.owner);
+    w.put<std::uint64_t>(d.size);
+  } else {
+    w.put<std::uint8_t>(1);
+    w.put(d.type_tag);
     w.put_bytes(d.bytes);
-    return;
   }
-  w.put_bytes(d.error->function);
-  w.put<std::int32_t>(d.error->rank);
-  w.put_bytes(d.error->type);
-  w.put_bytes(d.error->message);
 }
 
 ObjectPtr decode_outcome(Reader& r) {
   auto d = std::make_shared<ObjectData>();
-  if (r.get<std::uint8_t>() == 1) {
+  const auto status = r.get<std::uint8_t>();
+  if (status == 1) {
+    d->type_tag = r.get<std::uint64_t>();
     d->bytes = std::string(r.get_bytes());
+    d->size = d->bytes.size();
+    return d;
+  }
+  if (status == 2) {
+    d->type_tag = r.get<std::uint64_t>();
+    d->owner = r.get<std::int32_t>();
+    d->size = r.get<std::uint64_t>();
     return d;
   }
   auto e = std::make_shared<ErrorInfo>();
@@ -55,11 +71,13 @@ void encode_result(Writer& w, ObjectId task, std::uint32_t exec_ns, const Object
   end_record(w, at);
 }
 
-void encode_result_ok(Writer& w, ObjectId task, std::uint32_t exec_ns, std::string_view bytes) {
+void encode_result_ok(Writer& w, ObjectId task, std::uint32_t exec_ns, std::string_view bytes,
+                      std::uint64_t type_tag) {
   const auto at = begin_record(w, MsgType::kResult);
   w.put(task);
   w.put(exec_ns);
   w.put<std::uint8_t>(1);
+  w.put(type_tag);
   w.put_bytes(bytes);
   end_record(w, at);
 }
@@ -88,10 +106,10 @@ void encode_object(Writer& w, ObjectId id, const ObjectData& d) {
   end_record(w, at);
 }
 
-void encode_put(Writer& w, ObjectId id, std::string_view bytes) {
+void encode_put(Writer& w, ObjectId id, const ObjectData& d) {
   const auto at = begin_record(w, MsgType::kPut);
   w.put(id);
-  w.put_bytes(bytes);
+  encode_outcome(w, d);
   end_record(w, at);
 }
 
@@ -139,15 +157,6 @@ void encode_call_result(Writer& w, ObjectId call, std::int32_t caller, const Obj
   w.put(call);
   w.put(caller);
   encode_outcome(w, outcome);
-  end_record(w, at);
-}
-
-void encode_call_result_ok(Writer& w, ObjectId call, std::int32_t caller, std::string_view bytes) {
-  const auto at = begin_record(w, MsgType::kCallResult);
-  w.put(call);
-  w.put(caller);
-  w.put<std::uint8_t>(1);
-  w.put_bytes(bytes);
   end_record(w, at);
 }
 

@@ -10,7 +10,7 @@
 //   Object     u64 object, outcome                                        (rank 0 -> worker)
 //   Release    u64 object                                                 (worker -> rank 0)
 //   Pin        u64 object                                                 (worker -> rank 0)
-//   Put        u64 object, str bytes                                      (worker -> rank 0)
+//   Put        u64 object, outcome (value, or location when it stays on the worker) (-> rank 0)
 //   Shutdown   i32 exit code                                              (rank 0 -> worker)
 //   Block / Unblock  u64 0 (a task on the sender waits in get / resumes)   (worker -> rank 0)
 //   Output     str line printed to stdout by the sender                  (worker -> rank 0)
@@ -19,7 +19,8 @@
 //   ActorKill  u64 actor                                                 (any -> actor rank)
 //   CallResult u64 call, i32 caller, outcome                             (actor rank -> rank 0)
 //   NameRequest u64 reply, u8 op (1 register, 2 lookup), str name, u64 actor, i32 rank, u64 class
-// outcome = u8 ok, then ok ? str bytes : (str function, i32 rank, str type, str message).
+// outcome = u8 status: 1 = value (u64 type tag, str bytes); 2 = location (u64 type tag,
+//           i32 owner rank, u64 size); 0 = error (str function, i32 rank, str type, str message).
 // args    = u32 count, then per argument u8 kind: 0 = str value, 1 = u64 object id.
 
 #include <cstdint>
@@ -50,6 +51,11 @@ enum class MsgType : std::uint8_t {
   kActorKill,
   kCallResult,
   kNameRequest,
+  kFetch,       // u64 object: the sender wants to read it one-sided     (reader -> holder)
+  kFetchReady,  // u64 object, u8 ok, u64 window address, u64 size, u64 tag (holder -> reader)
+  kFetchDone,   // u64 object: the read finished, the holder may unpin   (reader -> holder)
+  kFree,        // u64 object: rank 0 freed it; drop the value or copy   (rank 0 -> holders)
+  kBroadcast,   // u64 object, u64 size, u64 tag: join MPI_Ibcast #n     (rank 0 -> workers)
 };
 
 struct ExecuteView {
@@ -76,11 +82,12 @@ void end_record(Writer& w, std::size_t at);
 void encode_execute(Writer& w, ObjectId task, std::uint64_t func, std::uint32_t attempt,
                     std::string_view name, std::string_view args);
 void encode_result(Writer& w, ObjectId task, std::uint32_t exec_ns, const ObjectData& outcome);
-void encode_result_ok(Writer& w, ObjectId task, std::uint32_t exec_ns, std::string_view bytes);
+void encode_result_ok(Writer& w, ObjectId task, std::uint32_t exec_ns, std::string_view bytes,
+                      std::uint64_t type_tag);
 void encode_submit(Writer& w, ObjectId task, const TaskSubmission& t);
 void encode_id(Writer& w, MsgType type, ObjectId id);  // GetRequest, Release, Pin
 void encode_object(Writer& w, ObjectId id, const ObjectData& d);
-void encode_put(Writer& w, ObjectId id, std::string_view bytes);
+void encode_put(Writer& w, ObjectId id, const ObjectData& d);
 void encode_shutdown(Writer& w, std::int32_t code);
 
 struct ActorCallView {
@@ -97,7 +104,6 @@ void encode_actor_create(Writer& w, ObjectId actor, std::uint64_t cls, std::int3
 void encode_actor_call(Writer& w, ObjectId call, ObjectId actor, std::uint64_t method,
                        std::int32_t caller, ObjectId order_key, std::string_view args);
 void encode_call_result(Writer& w, ObjectId call, std::int32_t caller, const ObjectData& outcome);
-void encode_call_result_ok(Writer& w, ObjectId call, std::int32_t caller, std::string_view bytes);
 void encode_name_request(Writer& w, ObjectId reply, std::uint8_t op, std::string_view name,
                          const ActorRef& ref);
 ActorCallView decode_actor_call(Reader& r);

@@ -3,6 +3,7 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -62,6 +63,11 @@ MpiTransport::MpiTransport(int* argc, char*** argv) {
   MPI_Comm_free(&local);
   int leader = layout_.local_rank == 0 ? 1 : 0;
   MPI_Allreduce(&leader, &layout_.nodes, 1, MPI_INT, MPI_SUM, as_comm(comm_));
+  if (layout_.size > 1) {  // one process reads nothing remotely (and singleton MPI has no osc)
+    win_ = new MPI_Win;
+    check(MPI_Win_create_dynamic(MPI_INFO_NULL, as_comm(comm_), static_cast<MPI_Win*>(win_)),
+          "MPI_Win_create_dynamic");
+  }
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   layout_.hostname = host;
@@ -72,6 +78,10 @@ MpiTransport::~MpiTransport() {
   for (PendingSend* s : sends_) {
     if (s->req != MPI_REQUEST_NULL) MPI_Cancel(&s->req);
     delete s;
+  }
+  if (win_) {
+    MPI_Win_free(static_cast<MPI_Win*>(win_));
+    delete static_cast<MPI_Win*>(win_);
   }
   if (comm_) {
     MPI_Comm_free(&as_comm(comm_));
@@ -121,6 +131,72 @@ int MpiTransport::poll(const Handler& on_message, int max) {
     on_message(st.MPI_SOURCE, recv_buf_.data(), static_cast<std::size_t>(count));
   }
   return n;
+}
+
+namespace {
+// MPI counts are ints: move large buffers in pieces of at most 1 GiB.
+constexpr std::size_t kChunk = std::size_t(1) << 30;
+}  // namespace
+
+std::uint64_t MpiTransport::attach(const void* p, std::size_t n) {
+  MPI_Win& win = *static_cast<MPI_Win*>(win_);
+  check(MPI_Win_attach(win, const_cast<void*>(p), static_cast<MPI_Aint>(n == 0 ? 1 : n)),
+        "MPI_Win_attach");
+  MPI_Aint addr = 0;
+  MPI_Get_address(p, &addr);
+  return static_cast<std::uint64_t>(addr);
+}
+
+void MpiTransport::detach(const void* p) {
+  check(MPI_Win_detach(*static_cast<MPI_Win*>(win_), p), "MPI_Win_detach");
+}
+
+void MpiTransport::get(void* dst, std::size_t n, int owner, std::uint64_t addr) {
+  MPI_Win& win = *static_cast<MPI_Win*>(win_);
+  check(MPI_Win_lock(MPI_LOCK_SHARED, owner, 0, win), "MPI_Win_lock");
+  for (std::size_t off = 0; off < n; off += kChunk) {
+    const std::size_t len = std::min(kChunk, n - off);
+    check(MPI_Get(static_cast<char*>(dst) + off, static_cast<int>(len), MPI_BYTE, owner,
+                  static_cast<MPI_Aint>(addr + off), static_cast<int>(len), MPI_BYTE, win),
+          "MPI_Get");
+  }
+  check(MPI_Win_unlock(owner, win), "MPI_Win_unlock");
+}
+
+int MpiTransport::start_bcast(void* p, std::size_t n) {
+  std::vector<void*> reqs;
+  std::size_t off = 0;
+  do {
+    const std::size_t len = std::min(kChunk, n - off);
+    auto* req = new MPI_Request;
+    check(MPI_Ibcast(static_cast<char*>(p) + off, static_cast<int>(len), MPI_BYTE, 0,
+                     as_comm(comm_), req),
+          "MPI_Ibcast");
+    reqs.push_back(req);
+    off += len;
+  } while (off < n);
+  const int handle = next_bcast_++;
+  bcasts_[handle] = std::move(reqs);
+  return handle;
+}
+
+bool MpiTransport::bcast_done(int handle) {
+  auto it = bcasts_.find(handle);
+  if (it == bcasts_.end()) return true;
+  bool all = true;
+  for (void*& r : it->second) {
+    if (!r) continue;
+    int done = 0;
+    MPI_Test(static_cast<MPI_Request*>(r), &done, MPI_STATUS_IGNORE);
+    if (done) {
+      delete static_cast<MPI_Request*>(r);
+      r = nullptr;
+    } else {
+      all = false;
+    }
+  }
+  if (all) bcasts_.erase(it);
+  return all;
 }
 
 std::vector<int> MpiTransport::gather_int(int value) {

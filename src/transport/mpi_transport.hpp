@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,19 @@ class MpiTransport {
   /// Receives up to `max` waiting messages, calling `on_message` for each; returns the count.
   int poll(const Handler& on_message, int max = 64);
 
+  // ---- one-sided reads: every rank exposes objects in one dynamic window (passive target)
+  /// Exposes [p, p+n) for remote reads; returns the address readers pass to get().
+  std::uint64_t attach(const void* p, std::size_t n);
+  void detach(const void* p);
+  /// Reads n bytes at `addr` of `owner`'s window into dst (lock shared, MPI_Get, unlock).
+  void get(void* dst, std::size_t n, int owner, std::uint64_t addr);
+
+  // ---- broadcasts: non-blocking collectives, started in the same order on every rank
+  /// Starts broadcasting [p, p+n) from rank 0; returns a handle for bcast_done().
+  int start_bcast(void* p, std::size_t n);
+  /// True once the broadcast finished on this rank.
+  bool bcast_done(int handle);
+
   std::vector<int> gather_int(int value);  // every rank gets all values
   std::uint64_t allreduce_min(std::uint64_t v);
   std::uint64_t allreduce_max(std::uint64_t v);
@@ -58,6 +72,9 @@ class MpiTransport {
   Layout layout_;
   bool finalize_ = false;
   void* comm_ = nullptr;  // MPI_Comm, kept opaque so this header needs no mpi.h
+  void* win_ = nullptr;   // MPI_Win (dynamic)
+  std::map<int, std::vector<void*>> bcasts_;  // per handle: outstanding MPI_Request* chunks
+  int next_bcast_ = 0;
   std::deque<PendingSend*> sends_;
   std::vector<char> recv_buf_;
   std::uint64_t sent_ = 0;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -29,6 +30,7 @@ struct Job {
   std::uint32_t attempt = 0;
   std::string name;
   std::string args;
+  std::shared_ptr<const ErrorInfo> arg_error;  // an argument could not be read: fail with this
 };
 
 class ThreadPool {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <typeinfo>
 #include <vector>
 
 namespace mpiray::detail {
@@ -25,10 +26,31 @@ struct ErrorInfo {
 
 /// A completed object: either bytes (the value's encoding) or the error that replaced it.
 struct ObjectData {
-  std::string bytes;
-  std::shared_ptr<const ErrorInfo> error;
+  std::string bytes;                       // the value's encoding, when it is held on this rank
+  std::shared_ptr<const ErrorInfo> error;  // set instead of a value when the producer failed
+  int owner = -1;             // >= 0: the value lives on that rank only (bytes empty here)
+  std::uint64_t size = 0;     // encoded size, also known where the value is not held
+  std::uint64_t type_tag = 0; // hash of the producer's type name (0 = unknown)
+  /// Decoded value, made on first view() on this rank (zero-copy afterwards). Use the atomic
+  /// shared_ptr functions: several threads may view one object.
+  mutable std::shared_ptr<const void> typed;
   bool failed() const { return error != nullptr; }
+  /// True when the value (or error) is here and can be decoded without fetching.
+  bool local() const { return owner < 0 || error != nullptr; }
 };
+
+/// Stable tag of a value type, checked when an object is read back as some type.
+template <class T>
+std::uint64_t type_tag_of() {
+  std::uint64_t h = 1469598103934665603ull;
+  for (const char* p = typeid(T).name(); *p; ++p) {
+    h ^= static_cast<unsigned char>(*p);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+[[noreturn]] void throw_type_mismatch(std::uint64_t stored, std::uint64_t wanted,
+                                      const char* wanted_name);
 using ObjectPtr = std::shared_ptr<const ObjectData>;
 
 /// A task as submitted: args are encoded (see encode_args in remote.hpp), refs not yet resolved.
@@ -41,7 +63,9 @@ struct TaskSubmission {
 };
 
 ObjectId submit_task(TaskSubmission&& t);  // returns the result's id, holding one reference
-ObjectId put_object(std::string bytes);    // returns the id, holding one reference
+ObjectId put_object(std::string bytes, std::uint64_t type_tag = 0);  // the id, holding one ref
+/// Copies `bytes` to every rank (a collective broadcast); returns the id, holding one reference.
+ObjectId broadcast_object(std::string bytes, std::uint64_t type_tag);
 ObjectPtr get_object(ObjectId id, Deadline deadline);
 /// Returns a ready flag per id (1 = complete or failed), stopping once `num` are ready.
 std::vector<char> wait_objects(const std::vector<ObjectId>& ids, std::size_t num, Deadline deadline);

@@ -13,6 +13,7 @@
 
 #include "mpiray/detail/buffer.hpp"
 #include "mpiray/detail/codec.hpp"
+#include "mpiray/detail/core.hpp"
 
 namespace mpiray::detail {
 
@@ -24,6 +25,7 @@ struct FunctionInfo {
   std::string name;
   std::uint64_t id = 0;
   Invoker invoke = nullptr;
+  std::uint64_t result_tag = 0;  // type tag of the result (0 for void)
   std::string signature;  // for the registry hash: ranks with other signatures must not match
 };
 
@@ -37,7 +39,8 @@ constexpr std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 146959810393
 }
 
 /// Registers a function; throws RegistrationError on a name clash between different functions.
-bool register_function(const void* key, std::string name, Invoker invoke, std::string signature);
+bool register_function(const void* key, std::string name, Invoker invoke, std::string signature,
+                       std::uint64_t result_tag = 0);
 /// The function registered for `key` (a function address), or throws RegistrationError naming
 /// the fix (MPIRAY_REMOTE).
 const FunctionInfo& lookup_function(const void* key);
@@ -47,7 +50,10 @@ const FunctionInfo* find_function(std::uint64_t id) noexcept;
 std::uint64_t registry_hash();
 std::size_t registry_size();
 
-enum class ArgKind : std::uint8_t { kValue = 0, kRef = 1 };
+// How an argument travels: its bytes (kValue), an object id still to resolve (kRef, rank 0
+// resolves it), or an object the executor fetches from the rank holding it
+// (kRemote: u64 id, i32 holder, u64 size).
+enum class ArgKind : std::uint8_t { kValue = 0, kRef = 1, kRemote = 2 };
 
 template <class T>
 T decode_arg(Reader& in) {
@@ -98,6 +104,7 @@ struct MethodInfo {
   std::string name;
   std::uint64_t id = 0;
   MethodInvoker invoke = nullptr;
+  std::uint64_t result_tag = 0;
   const std::type_info* cls = nullptr;
 };
 
@@ -111,7 +118,7 @@ std::string method_key(M m) {
 }
 
 bool register_method(std::string key, std::string name, MethodInvoker invoke,
-                     const std::type_info& cls, std::string signature);
+                     const std::type_info& cls, std::string signature, std::uint64_t result_tag);
 /// Throws RegistrationError naming MPIRAY_REMOTE(&Class::method) when unknown.
 const MethodInfo& lookup_method(const std::string& key, const char* what);
 const MethodInfo* find_method(std::uint64_t id) noexcept;
@@ -201,13 +208,19 @@ bool register_remote(const char* name) {
   using Fn = decltype(F);
   if constexpr (std::is_member_function_pointer_v<Fn>) {
     using Cls = typename MethodTraits<Fn>::Class;
+    using R = std::decay_t<typename MethodTraits<Fn>::Result>;
+    std::uint64_t tag = 0;
+    if constexpr (!std::is_void_v<R>) tag = type_tag_of<R>();
     return register_method(method_key(F), name, &MethodInvokerOf<F, Fn>::call, typeid(Cls),
-                           typeid(Fn).name());
+                           typeid(Fn).name(), tag);
   } else {
     static_assert(std::is_pointer_v<Fn> && std::is_function_v<std::remove_pointer_t<Fn>>,
                   "MPIRAY_REMOTE takes free functions, static member functions or &Class::method");
+    using R = std::decay_t<typename FnTraits<Fn>::Result>;
+    std::uint64_t tag = 0;
+    if constexpr (!std::is_void_v<R>) tag = type_tag_of<R>();
     return register_function(reinterpret_cast<const void*>(F), name,
-                             FnTraits<Fn>::template invoker<F>(), typeid(Fn).name());
+                             FnTraits<Fn>::template invoker<F>(), typeid(Fn).name(), tag);
   }
 }
 

@@ -1,0 +1,321 @@
+// Runtime, object-store part: where values live, one-sided fetches, broadcasts and freeing.
+//
+// A value lives on the rank that made it (the "holder"): rank 0 for the driver's puts, the
+// worker for its puts and large task results. Rank 0 is the directory: it records each object's
+// holder, the ranks caching copies, and the references; when the last reference goes it tells
+// the holder and the copies to drop the value (kFree).
+//
+// Reading a value held elsewhere: the reader asks the holder (kFetch); the holder exposes the
+// bytes in its dynamic MPI window (attached once, pinned per read) and answers with the address
+// (kFetchReady); the reader copies them with one MPI_Get and says kFetchDone. Asking first costs
+// a message round trip, but it means a freed object can never be read from stale memory.
+
+#include <cstdlib>
+#include <iostream>
+
+#include "mpiray/detail/registry.hpp"
+#include "mpiray/errors.hpp"
+#include "runtime/error_info.hpp"
+#include "runtime/runtime.hpp"
+
+namespace mpiray::detail {
+
+std::size_t Runtime::inline_limit_from_env() {
+  const char* v = std::getenv("MPIRAY_INLINE_KB");
+  if (!v || !*v) return 64 * 1024;
+  char* end = nullptr;
+  const long kb = std::strtol(v, &end, 10);
+  if (*end != '\0' || kb < 0)
+    throw ConfigError(std::string("mpiray: MPIRAY_INLINE_KB must be a number of KiB >= 0, got '") +
+                      v + "'");
+  return static_cast<std::size_t>(kb) * 1024;
+}
+
+ObjectData Runtime::keep_local(ObjectId id, std::string bytes, std::uint64_t type_tag) {
+  auto d = std::make_shared<ObjectData>();
+  d->size = bytes.size();
+  d->type_tag = type_tag;
+  d->bytes = std::move(bytes);
+  table_.create_pending(id, 0);
+  table_.set_held(id);  // stays until rank 0 frees it, whatever this rank's own references
+  table_.complete(id, d);
+  ObjectData where;
+  where.owner = layout_.rank;
+  where.size = d->size;
+  where.type_tag = type_tag;
+  return where;
+}
+
+ObjectId Runtime::put(std::string bytes, std::uint64_t type_tag) {
+  const ObjectId id = new_id();
+  if (layout_.rank == 0) {
+    auto d = std::make_shared<ObjectData>();
+    d->size = bytes.size();
+    d->type_tag = type_tag;
+    d->bytes = std::move(bytes);
+    table_.create_pending(id, 1);
+    table_.complete(id, std::move(d));
+    return id;
+  }
+  // A worker's put is held by the worker; small ones are also copied to rank 0, which then
+  // ships them inside the tasks that use them.
+  table_.create_pending(id, 1, /*owner_counts=*/true);
+  ObjectData record;
+  if (bytes.size() > inline_limit_) {
+    record = keep_local(id, std::move(bytes), type_tag);
+  } else {
+    auto d = std::make_shared<ObjectData>();
+    d->size = bytes.size();
+    d->type_tag = type_tag;
+    d->bytes = std::move(bytes);
+    record = *d;
+    table_.complete(id, std::move(d));
+  }
+  queue_record(0, [&](Writer& w) { encode_put(w, id, record); });
+  kick();
+  return id;
+}
+
+ObjectId Runtime::broadcast(std::string bytes, std::uint64_t type_tag) {
+  if (layout_.rank != 0)
+    throw ConfigError("mpiray: broadcast() is called from the driver (rank 0); inside a task, "
+                      "return the value or put() it instead");
+  const ObjectId id = new_id();
+  auto d = std::make_shared<ObjectData>();
+  d->size = bytes.size();
+  d->type_tag = type_tag;
+  d->bytes = std::move(bytes);
+  table_.create_pending(id, 1);
+  table_.complete(id, d);
+  if (layout_.size == 1) return id;
+  for (int r = 1; r < layout_.size; ++r) {
+    table_.add_copy(id, r);
+    queue_record(r, [&](Writer& w) {
+      const auto at = begin_record(w, MsgType::kBroadcast);
+      w.put(id);
+      w.put<std::uint64_t>(d->size);
+      w.put(type_tag);
+      end_record(w, at);
+    });
+  }
+  {
+    std::lock_guard<std::mutex> lk(bcast_mu_);
+    pending_bcasts_.push_back({-1, id, d});
+  }
+  kick();
+  return id;
+}
+
+bool Runtime::has_pending_bcasts() {
+  std::lock_guard<std::mutex> lk(bcast_mu_);
+  return !pending_bcasts_.empty();
+}
+
+void Runtime::handle_broadcast(Reader& r) {
+  const auto id = r.get<ObjectId>();
+  const auto size = r.get<std::uint64_t>();
+  const auto tag = r.get<std::uint64_t>();
+  auto d = std::make_shared<ObjectData>();
+  d->size = size;
+  d->type_tag = tag;
+  d->bytes.resize(size);
+  table_.create_pending(id, 0);
+  table_.set_held(id);       // a copy rank 0 knows about: kept until kFree
+  table_.mark_fetching(id);  // tasks needing it wait for the broadcast instead of fetching
+  active_bcasts_.push_back({transport_->start_bcast(d->bytes.data(), size), id, d});
+}
+
+void Runtime::start_fetch(ObjectId id, int holder, bool keep) {
+  if (keep) table_.set_held(id);
+  if (holder < 0 || holder == layout_.rank) return;  // nothing to read: the value is here
+  if (!table_.mark_fetching(id)) return;
+  queue_record(holder, [&](Writer& w) { encode_id(w, MsgType::kFetch, id); });
+  kick();
+}
+
+bool Runtime::prepare_args(Job& job) {
+  Reader r(job.args);
+  const auto n = r.get<std::uint32_t>();
+  bool remote = false;
+  bool missing = false;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const auto kind = r.get<ArgKind>();
+    if (kind != ArgKind::kRemote) {
+      r.get_bytes();
+      continue;
+    }
+    remote = true;
+    const auto id = r.get<ObjectId>();
+    const auto holder = r.get<std::int32_t>();
+    r.get<std::uint64_t>();
+    ObjectPtr d = table_.try_get(id);
+    if (d && d->local()) {
+      table_.set_held(id);  // rank 0 counted this rank as a copy holder when it dispatched
+      continue;
+    }
+    start_fetch(id, holder, /*keep=*/true);
+    missing = true;
+  }
+  if (missing) return false;
+  if (!remote) return true;
+  // Every fetched argument is here: substitute the values.
+  Writer w(job.args.size() + 64);
+  Reader in(job.args);
+  in.get<std::uint32_t>();
+  w.put(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const auto kind = in.get<ArgKind>();
+    w.put(ArgKind::kValue);
+    if (kind != ArgKind::kRemote) {
+      w.put_bytes(in.get_bytes());
+      continue;
+    }
+    const auto id = in.get<ObjectId>();
+    in.get<std::int32_t>();
+    in.get<std::uint64_t>();
+    ObjectPtr d = table_.try_get(id);
+    if (d->failed()) {
+      job.arg_error = d->error;  // the task fails with the reader's error, without running
+      return true;
+    }
+    w.put_bytes(d->bytes);
+  }
+  job.args.assign(w.data(), w.size());
+  return true;
+}
+
+void Runtime::handle_fetch(int reader, ObjectId id) {
+  ObjectPtr d = table_.try_get(id);
+  if (!d || !d->local() || d->failed()) {
+    queue_record(reader, [&](Writer& w) {
+      const auto at = begin_record(w, MsgType::kFetchReady);
+      w.put(id);
+      w.put<std::uint8_t>(0);
+      end_record(w, at);
+    });
+    return;
+  }
+  Attached& a = attached_[id];
+  if (!a.data) {
+    a.data = d;
+    a.addr = transport_->attach(d->bytes.data(), d->bytes.size());
+  }
+  ++a.pins;
+  queue_record(reader, [&](Writer& w) {
+    const auto at = begin_record(w, MsgType::kFetchReady);
+    w.put(id);
+    w.put<std::uint8_t>(1);
+    w.put<std::uint64_t>(a.addr);
+    w.put<std::uint64_t>(a.data->bytes.size());
+    w.put<std::uint64_t>(a.data->type_tag);
+    end_record(w, at);
+  });
+}
+
+void Runtime::handle_fetch_ready(int holder, Reader& r) {
+  const auto id = r.get<ObjectId>();
+  auto d = std::make_shared<ObjectData>();
+  if (r.get<std::uint8_t>() == 0) {
+    d->error = make_error_info("mpiray::get", holder, "mpiray::ObjectError",
+                               "object " + std::to_string(id) + " was freed on rank " +
+                                   std::to_string(holder) + " before it could be read");
+  } else {
+    const auto addr = r.get<std::uint64_t>();
+    const auto size = r.get<std::uint64_t>();
+    d->type_tag = r.get<std::uint64_t>();
+    d->size = size;
+    d->bytes.resize(size);
+    transport_->get(d->bytes.data(), size, holder, addr);
+    queue_record(holder, [&](Writer& w) { encode_id(w, MsgType::kFetchDone, id); });
+  }
+  table_.complete(id, std::move(d));
+}
+
+void Runtime::handle_fetch_done(ObjectId id) {
+  auto it = attached_.find(id);
+  if (it == attached_.end()) return;
+  if (--it->second.pins == 0 && it->second.freed) {
+    transport_->detach(it->second.data->bytes.data());
+    attached_.erase(it);
+  }
+}
+
+void Runtime::on_object_freed(ObjectId id, const ObjectPtr& data, int origin,
+                              const std::vector<int>& copies) {
+  // Runs under the table's lock, on any thread: only queue work here.
+  if (layout_.rank == 0 && !stopping_) {
+    if (origin > 0) queue_record(origin, [&](Writer& w) { encode_id(w, MsgType::kFree, id); });
+    for (int r : copies)
+      if (r != origin && r != 0) queue_record(r, [&](Writer& w) { encode_id(w, MsgType::kFree, id); });
+  }
+  if (data && data->local()) {
+    std::lock_guard<std::mutex> lk(freed_mu_);
+    freed_.push_back(id);
+  }
+}
+
+bool Runtime::object_housekeeping() {
+  bool did = false;
+  // Detach freed values once no read is in flight.
+  std::vector<ObjectId> freed;
+  {
+    std::lock_guard<std::mutex> lk(freed_mu_);
+    freed.swap(freed_);
+  }
+  for (ObjectId id : freed) {
+    auto it = attached_.find(id);
+    if (it == attached_.end()) continue;
+    if (it->second.pins == 0) {
+      transport_->detach(it->second.data->bytes.data());
+      attached_.erase(it);
+    } else {
+      it->second.freed = true;
+    }
+  }
+  // Broadcasts: rank 0 posts the ones the driver started, everyone completes theirs.
+  if (layout_.rank == 0) {
+    std::vector<Bcast> start;
+    {
+      std::lock_guard<std::mutex> lk(bcast_mu_);
+      start.swap(pending_bcasts_);
+    }
+    for (Bcast& b : start) {
+      b.handle = transport_->start_bcast(b.data->bytes.data(), b.data->bytes.size());
+      active_bcasts_.push_back(std::move(b));
+      did = true;
+    }
+  }
+  for (auto it = active_bcasts_.begin(); it != active_bcasts_.end();) {
+    if (!transport_->bcast_done(it->handle)) {
+      ++it;
+      continue;
+    }
+    if (layout_.rank != 0) table_.complete(it->id, it->data);
+    it = active_bcasts_.erase(it);
+    did = true;
+  }
+  // Tasks waiting for fetched arguments.
+  if (!waiting_jobs_.empty()) {
+    std::vector<Job> ready;
+    for (auto it = waiting_jobs_.begin(); it != waiting_jobs_.end();) {
+      if (prepare_args(*it)) {
+        ready.push_back(std::move(*it));
+        it = waiting_jobs_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (!ready.empty()) {
+      pool_->push(std::move(ready));
+      did = true;
+    }
+  }
+  return did;
+}
+
+void Runtime::detach_all() {
+  for (auto& [id, a] : attached_) transport_->detach(a.data->bytes.data());
+  attached_.clear();
+}
+
+}  // namespace mpiray::detail
