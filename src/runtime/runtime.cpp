@@ -86,7 +86,9 @@ Runtime::Runtime(int* argc, char*** argv) {
   if (is_executor()) {
     actors_ = std::make_unique<ActorManager>(table_, layout_.rank);
     pool_ = std::make_unique<ThreadPool>(
-        threads_, [this](Job& j) { run_job(j); }, [this] { return try_progress(); }, &pollers_);
+        threads_, [this](Job& j) { run_job(j); }, [this] { return try_progress(); }, &pollers_,
+        /*start_now=*/false);
+    pool_->start();
   }
 
   if (layout_.rank != 0) {
@@ -118,6 +120,21 @@ Runtime::~Runtime() {
 }
 
 ObjectId Runtime::new_id() { return next_id_.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+std::vector<ObjectId> Runtime::arg_refs(std::string_view args) {
+  std::vector<ObjectId> ids;
+  Reader r(args);
+  const auto n = r.get<std::uint32_t>();
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const auto kind = r.get<ArgKind>();
+    if (kind == ArgKind::kRef) {
+      ids.push_back(r.get<ObjectId>());
+    } else {
+      r.get_bytes();
+    }
+  }
+  return ids;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Progress
@@ -299,6 +316,7 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
       case MsgType::kObject: {
         const auto id = r.get<ObjectId>();
         table_.complete(id, decode_outcome(r));
+        release_call_holds(id);  // an actor call's result: its ref arguments were read
         break;
       }
       case MsgType::kRelease: {
@@ -477,6 +495,8 @@ ObjectId Runtime::submit(TaskSubmission&& s) {
     t->retries_left = s.max_retries;
     t->name = std::move(s.name);
     t->nested = nested;
+    t->submit_holds = arg_refs(t->args);
+    for (ObjectId dep : t->submit_holds) table_.add_ref(dep, false);
     {
       std::lock_guard<std::mutex> lk(intake_mu_);
       intake_.push_back(std::move(t));

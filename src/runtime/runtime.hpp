@@ -80,6 +80,8 @@ class Runtime {
   void progress_loop(const std::atomic<bool>& stop);
   void run_job(Job& job);
   ObjectId new_id();
+  /// Object ids of the kRef arguments in encoded task arguments.
+  static std::vector<ObjectId> arg_refs(std::string_view args);
   bool is_executor() const { return layout_.size == 1 || layout_.rank != 0; }
   void answer_waiters(const std::vector<ObjectId>& completed);
   void run_actor_job(Job& job, Writer& out);
@@ -135,6 +137,11 @@ class Runtime {
   // record did (an actor's result travels actor rank -> rank 0, the release caller -> rank 0).
   std::unordered_map<ObjectId, int> early_releases_;
   std::atomic<std::size_t> driver_calls_{0};  // rank 0: actor calls of the driver not yet answered
+  // Ref arguments of this rank's actor calls, held until the call's result arrives (the actor's
+  // rank resolves them and must still find them).
+  std::mutex call_holds_mu_;
+  std::unordered_map<ObjectId, std::vector<ObjectId>> call_holds_;
+  void release_call_holds(ObjectId call);
 
   // Object store state, under progress_mu_ unless noted.
   std::size_t inline_limit_ = 64 * 1024;

@@ -74,7 +74,21 @@ bool Runtime::pump_actors() {
   return did;
 }
 
+void Runtime::release_call_holds(ObjectId call) {
+  std::vector<ObjectId> holds;
+  {
+    std::lock_guard<std::mutex> lk(call_holds_mu_);
+    if (call_holds_.empty()) return;
+    auto it = call_holds_.find(call);
+    if (it == call_holds_.end()) return;
+    holds = std::move(it->second);
+    call_holds_.erase(it);
+  }
+  for (ObjectId dep : holds) release(dep);
+}
+
 void Runtime::handle_call_result(ObjectId id, int caller, ObjectPtr outcome) {
+  if (caller == 0) release_call_holds(id);
   if (caller != 0) {
     table_.add_ref(id, /*create=*/true);  // the calling worker's hold
     if (auto it = early_releases_.find(id); it != early_releases_.end()) {
@@ -192,6 +206,12 @@ ObjectId Runtime::call_actor(const ActorRef& actor, std::uint64_t method, std::s
   } else {
     table_.create_pending(id, 1, /*owner_counts=*/true);
     table_.mark_requested(id);  // the actor's rank sends the value straight here
+  }
+  std::vector<ObjectId> holds = arg_refs(args);
+  if (!holds.empty()) {
+    for (ObjectId dep : holds) table_.add_ref(dep, layout_.rank != 0);
+    std::lock_guard<std::mutex> lk(call_holds_mu_);
+    call_holds_[id] = std::move(holds);
   }
   queue_record(actor.rank, [&](Writer& w) {
     encode_actor_call(w, id, actor.actor, method, layout_.rank, order_key, args);

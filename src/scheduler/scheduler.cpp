@@ -60,6 +60,15 @@ ObjectPtr Scheduler::make_error(const TaskRecord& t, std::string type, std::stri
 void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
   TaskRecord* t = owned.get();
   tasks_[t->id] = std::move(owned);
+  // The submitter held its arguments until now (its ObjectRefs may be gone already); from here
+  // on the task's own references keep them.
+  struct DropHolds {
+    ObjectTable& table;
+    std::vector<ObjectId> ids;
+    ~DropHolds() {
+      for (ObjectId id : ids) table.release(id);
+    }
+  } drop{table_, std::move(t->submit_holds)};
   if (!find_function(t->func_id)) {
     finish(t, make_error(*t, "mpiray::RegistrationError",
                          "function id not registered on rank 0; do all ranks run the same binary?"));

@@ -33,6 +33,7 @@ struct TaskRecord {
   bool nested = false;  // submitted from inside a task: dispatched without waiting for room
   std::uint32_t unresolved = 0;
   std::vector<ObjectId> deps;
+  std::vector<ObjectId> submit_holds;  // references the submitter took; dropped once scheduled
   std::vector<ObjectId> remote_deps;  // arguments the executor fetches itself (kRemote)
   int preferred = -1;                 // rank holding the largest argument (locality)
   int running_on = -1;

@@ -9,10 +9,17 @@ thread_local bool tl_on_pool = false;
 
 bool ThreadPool::on_pool_thread() { return tl_on_pool; }
 
-ThreadPool::ThreadPool(int threads, Runner run, Idle idle, std::atomic<int>* pollers)
-    : run_(std::move(run)), idle_(std::move(idle)), pollers_(pollers) {
-  threads_.reserve(threads);
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { loop(); });
+ThreadPool::ThreadPool(int threads, Runner run, Idle idle, std::atomic<int>* pollers,
+                       bool start_now)
+    : run_(std::move(run)), idle_(std::move(idle)), pollers_(pollers), size_(threads) {
+  if (start_now) start();
+}
+
+void ThreadPool::start() {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (!threads_.empty() || stopping_) return;
+  threads_.reserve(size_);
+  for (int i = 0; i < size_; ++i) threads_.emplace_back([this] { loop(); });
 }
 
 ThreadPool::~ThreadPool() { stop(); }

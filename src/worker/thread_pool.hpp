@@ -40,8 +40,13 @@ class ThreadPool {
 
   /// `pollers` (optional) counts this pool's threads that are idle and polling; the rank's
   /// progress thread stays out of their way while it is non-zero.
-  ThreadPool(int threads, Runner run, Idle idle, std::atomic<int>* pollers = nullptr);
+  ThreadPool(int threads, Runner run, Idle idle, std::atomic<int>* pollers = nullptr,
+             bool start_now = true);
   ~ThreadPool();
+  /// Starts the threads. Separate from construction: an idle thread drives the owner's progress
+  /// engine, which may hand it work through the owner's pointer to this pool, so that pointer
+  /// must be set first.
+  void start();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
@@ -52,7 +57,7 @@ class ThreadPool {
   std::size_t stop();
   /// Wakes sleeping threads (new progress may be possible).
   void kick();
-  int size() const { return static_cast<int>(threads_.size()); }
+  int size() const { return size_; }
   std::size_t queued() const;
   /// True on one of this pool's threads.
   static bool on_pool_thread();
@@ -62,6 +67,7 @@ class ThreadPool {
   Runner run_;
   Idle idle_;
   std::atomic<int>* pollers_;
+  int size_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;

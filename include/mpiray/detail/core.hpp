@@ -42,7 +42,7 @@ struct ObjectData {
 /// Stable tag of a value type, checked when an object is read back as some type.
 template <class T>
 std::uint64_t type_tag_of() {
-  std::uint64_t h = 1469598103934665603ull;
+  std::uint64_t h = 14695981039346656037ull;
   for (const char* p = typeid(T).name(); *p; ++p) {
     h ^= static_cast<unsigned char>(*p);
     h *= 1099511628211ull;

@@ -30,7 +30,7 @@ struct FunctionInfo {
 };
 
 /// FNV-1a, 64 bit: stable across builds and ranks.
-constexpr std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 1469598103934665603ull) {
+constexpr std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 14695981039346656037ull) {
   for (char c : s) {
     h ^= static_cast<unsigned char>(c);
     h *= 1099511628211ull;
