@@ -531,6 +531,17 @@ bool Runtime::wait_until(Done&& done, Deadline deadline) {
     }
     ~PollerScope() { set(false); }
   } poller{pollers_};
+  // A task thread that waits hands its place in the pool to another thread.
+  struct BlockScope {
+    ThreadPool* pool;
+    ~BlockScope() {
+      if (pool) pool->end_block();
+    }
+  } block_scope{nullptr};
+  if (on_pool && !done()) {
+    pool_->begin_block();
+    block_scope.pool = pool_.get();
+  }
   for (;;) {
     poller.set(true);
     const std::uint64_t gen = table_.generation();
@@ -543,10 +554,6 @@ bool Runtime::wait_until(Done&& done, Deadline deadline) {
     if (deadline && now >= *deadline) {
       ok = false;
       break;
-    }
-    if (on_pool && pool_->try_run_one()) {  // help: run queued work instead of holding a thread
-      backoff.reset();
-      continue;
     }
     if (try_progress()) {
       backoff.reset();

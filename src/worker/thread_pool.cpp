@@ -1,5 +1,7 @@
 #include "worker/thread_pool.hpp"
 
+#include <cstdio>
+
 #include "worker/backoff.hpp"
 
 namespace mpiray::detail {
@@ -19,7 +21,35 @@ void ThreadPool::start() {
   std::lock_guard<std::mutex> lk(mu_);
   if (!threads_.empty() || stopping_) return;
   threads_.reserve(size_);
-  for (int i = 0; i < size_; ++i) threads_.emplace_back([this] { loop(); });
+  for (int i = 0; i < size_; ++i) spawn_locked();
+}
+
+void ThreadPool::spawn_locked() {
+  ++live_;
+  threads_.emplace_back([this] { loop(); });
+}
+
+void ThreadPool::begin_block() {
+  std::lock_guard<std::mutex> lk(mu_);
+  ++blocked_;
+  if (stopping_ || live_ - blocked_ - spares_ >= size_) return;
+  if (spares_ > wake_spares_) {
+    ++wake_spares_;
+    spare_cv_.notify_one();
+  } else if (live_ < kMaxThreads) {
+    spawn_locked();
+  } else if (!warned_) {
+    warned_ = true;
+    std::fprintf(stderr,
+                 "mpiray: %d task threads on this rank are blocked in get(); not starting more. "
+                 "Tasks that wait on each other this deeply may stall.\n",
+                 blocked_);
+  }
+}
+
+void ThreadPool::end_block() {
+  std::lock_guard<std::mutex> lk(mu_);
+  --blocked_;
 }
 
 ThreadPool::~ThreadPool() { stop(); }
@@ -70,6 +100,7 @@ std::size_t ThreadPool::stop() {
     queue_.clear();
   }
   cv_.notify_all();
+  spare_cv_.notify_all();
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
@@ -88,8 +119,19 @@ void ThreadPool::loop() {
     Job j;
     bool have = false;
     {
-      std::lock_guard<std::mutex> lk(mu_);
+      std::unique_lock<std::mutex> lk(mu_);
       if (stopping_) break;
+      // More threads running than the pool's size (a blocked one woke up): park as a spare,
+      // reused when another thread blocks.
+      if (live_ - blocked_ - spares_ > size_) {
+        set_polling(false);
+        ++spares_;
+        spare_cv_.wait(lk, [&] { return wake_spares_ > 0 || stopping_; });
+        --spares_;
+        if (stopping_) break;
+        --wake_spares_;
+        continue;
+      }
       if (!queue_.empty()) {
         j = std::move(queue_.front());
         queue_.pop_front();
@@ -117,5 +159,8 @@ void ThreadPool::loop() {
     --sleepers_;
   }
   set_polling(false);
+  std::lock_guard<std::mutex> lk(mu_);
+  --live_;
 }
+
 }  // namespace mpiray::detail

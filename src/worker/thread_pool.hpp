@@ -1,8 +1,11 @@
 #pragma once
 // A rank's task threads. Idle threads drive the rank's progress engine (through `idle`), so a
 // task that arrives while a thread is idle is received and run by that same thread with no
-// hand-off. A thread blocked in get() runs queued jobs meanwhile (try_run_one), which keeps
-// nested tasks deadlock-free even with one thread per rank.
+// hand-off. A thread about to block in get() calls begin_block(): the pool wakes a spare thread
+// (or starts one) so that `size` threads keep running tasks, and parks the surplus again when
+// the blocked thread resumes. Nested tasks therefore cannot deadlock even with one thread per
+// rank. (Running other queued work on the blocked thread's own stack would be cheaper, but a
+// task picked that way may depend on a frame beneath it, which deadlocks.)
 
 #include <atomic>
 #include <condition_variable>
@@ -53,6 +56,10 @@ class ThreadPool {
   void push(std::vector<Job>&& jobs);
   /// Runs one queued job on the calling thread; false if the queue was empty.
   bool try_run_one();
+  /// The calling pool thread is about to wait; another thread takes its place.
+  void begin_block();
+  void end_block();
+  static constexpr int kMaxThreads = 4096;
   /// Lets running jobs finish, drops queued ones (returns how many) and joins the threads.
   std::size_t stop();
   /// Wakes sleeping threads (new progress may be possible).
@@ -73,6 +80,13 @@ class ThreadPool {
   std::deque<Job> queue_;
   bool stopping_ = false;
   int sleepers_ = 0;
+  int live_ = 0;     // threads inside loop()
+  int blocked_ = 0;  // of them, waiting in get()
+  int spares_ = 0;   // of them, parked as spares
+  int wake_spares_ = 0;
+  bool warned_ = false;
+  std::condition_variable spare_cv_;
+  void spawn_locked();
   std::vector<std::thread> threads_;
 };
 
