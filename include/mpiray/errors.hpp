@@ -67,6 +67,13 @@ class ActorNotFoundError : public Error {
   using Error::Error;
 };
 
+/// A new object does not fit in this rank's object store (MPIRAY_OBJECT_STORE_MB) even after
+/// spilling every object that can be spilled to disk; the message gives the sizes.
+class ObjectStoreFullError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// get() with a timeout expired before the object was ready.
 class TimeoutError : public Error {
  public:
