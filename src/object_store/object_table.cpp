@@ -1,6 +1,11 @@
 #include "object_store/object_table.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cstdio>
+
+#include "mpiray/errors.hpp"
 
 namespace mpiray::detail {
 
@@ -17,6 +22,7 @@ void ObjectTable::account(const ObjectPtr& old_data, const ObjectPtr& new_data) 
 }
 
 void ObjectTable::erase(std::unordered_map<ObjectId, Entry>::iterator it) {
+  if (it->second.spilled) std::remove(it->second.spill_path.c_str());
   account(it->second.data, nullptr);
   if (free_hook_ && (it->second.data || it->second.origin >= 0 || !it->second.copies.empty()))
     free_hook_(it->first, it->second.data, it->second.origin, it->second.copies);
@@ -34,8 +40,14 @@ bool ObjectTable::complete(ObjectId id, ObjectPtr data) {
       if (data && data->owner >= 0 && e.origin < 0) e.origin = data->owner;
       // A location never replaces a value this rank already holds.
       if (!(data && data->owner >= 0 && e.data && e.data->owner < 0)) {
+        if (e.spilled) {
+          std::remove(e.spill_path.c_str());
+          e.spilled = false;
+        }
         account(e.data, data);
         e.data = std::move(data);
+        e.last_use = ++tick_;
+        make_room(0, id);  // best effort: results must be stored; older values spill instead
       }
       if (e.refs <= 0 && !e.pinned && !e.held) {
         erase(it);  // every handle was dropped while the task ran
@@ -50,11 +62,104 @@ bool ObjectTable::complete(ObjectId id, ObjectPtr data) {
   return kept;
 }
 
-ObjectPtr ObjectTable::try_get(ObjectId id, bool* known) const {
+ObjectPtr ObjectTable::try_get(ObjectId id, bool* known) {
   std::lock_guard<std::mutex> lk(mu_);
   auto it = map_.find(id);
   if (known) *known = it != map_.end();
-  return it == map_.end() ? nullptr : it->second.data;
+  if (it == map_.end()) return nullptr;
+  Entry& e = it->second;
+  e.last_use = ++tick_;
+  if (e.spilled) restore(id, e);
+  return e.data;
+}
+
+void ObjectTable::configure_store(std::uint64_t limit_bytes, std::string spill_dir) {
+  std::lock_guard<std::mutex> lk(mu_);
+  limit_ = limit_bytes;
+  spill_dir_ = std::move(spill_dir);
+}
+
+std::uint64_t ObjectTable::spilled_count() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return spilled_;
+}
+
+void ObjectTable::drop_spill_files() {
+  std::lock_guard<std::mutex> lk(mu_);
+  for (auto& [id, e] : map_)
+    if (e.spilled) std::remove(e.spill_path.c_str());
+}
+
+void ObjectTable::reserve(std::uint64_t n) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (limit_ == 0 || bytes_held_ + n <= limit_) return;
+  if (make_room(n, 0)) return;
+  constexpr double kMiB = 1024.0 * 1024.0;
+  char msg[512];
+  std::snprintf(msg, sizeof msg,
+                "mpiray: an object of %.1f MiB does not fit in this rank's object store: limit "
+                "%.1f MiB, %.1f MiB held in memory and in use (nothing more can be spilled to "
+                "disk). Raise MPIRAY_OBJECT_STORE_MB, or drop ObjectRefs you no longer need.",
+                n / kMiB, limit_ / kMiB, bytes_held_ / kMiB);
+  throw ObjectStoreFullError(msg);
+}
+
+bool ObjectTable::make_room(std::uint64_t need, ObjectId keep) {
+  while (limit_ != 0 && bytes_held_ + need > limit_) {
+    // Least recently used value that only the table holds (nobody is reading or sending it).
+    auto victim = map_.end();
+    for (auto it = map_.begin(); it != map_.end(); ++it) {
+      const Entry& e = it->second;
+      if (it->first == keep || e.spilled || !e.data || !e.data->local() || e.data->failed() ||
+          e.data->bytes.empty() || e.data.use_count() != 1)
+        continue;
+      if (victim == map_.end() || e.last_use < victim->second.last_use) victim = it;
+    }
+    if (victim == map_.end() || !spill(victim->first, victim->second)) return false;
+  }
+  return true;
+}
+
+bool ObjectTable::spill(ObjectId id, Entry& e) {
+  if (spill_dir_.empty()) return false;
+  ::mkdir(spill_dir_.c_str(), 0700);
+  const std::string path = spill_dir_ + "/obj-" + std::to_string(id) + ".bin";
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) return false;
+  const bool ok = std::fwrite(e.data->bytes.data(), 1, e.data->bytes.size(), f) ==
+                  e.data->bytes.size();
+  if (std::fclose(f) != 0 || !ok) {
+    std::remove(path.c_str());
+    return false;
+  }
+  auto meta = std::make_shared<ObjectData>();  // everything but the bytes
+  meta->size = e.data->bytes.size();
+  meta->type_tag = e.data->type_tag;
+  account(e.data, meta);
+  e.data = std::move(meta);
+  e.spilled = true;
+  e.spill_path = path;
+  ++spilled_;
+  return true;
+}
+
+void ObjectTable::restore(ObjectId id, Entry& e) {
+  make_room(e.data->size, id);  // best effort: the value comes back even if over the limit
+  auto d = std::make_shared<ObjectData>();
+  d->size = e.data->size;
+  d->type_tag = e.data->type_tag;
+  d->bytes.resize(d->size);
+  std::FILE* f = std::fopen(e.spill_path.c_str(), "rb");
+  const bool ok = f && std::fread(d->bytes.data(), 1, d->size, f) == d->size;
+  if (f) std::fclose(f);
+  if (!ok)
+    throw ObjectError("mpiray: object " + std::to_string(id) + " could not be read back from " +
+                      e.spill_path + "; was the spill directory (MPIRAY_SPILL_DIR) cleaned?");
+  std::remove(e.spill_path.c_str());
+  e.spilled = false;
+  e.spill_path.clear();
+  account(e.data, d);
+  e.data = std::move(d);
 }
 
 bool ObjectTable::mark_requested(ObjectId id) {

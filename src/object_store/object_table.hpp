@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -33,7 +34,8 @@ class ObjectTable {
   /// Stores a completed value or error. Returns false if nobody holds the object any more.
   bool complete(ObjectId id, ObjectPtr data);
   /// The completed object, or nullptr while pending. Sets *known to whether the id is in the table.
-  ObjectPtr try_get(ObjectId id, bool* known = nullptr) const;
+  /// A spilled value is read back from disk first (transparently).
+  ObjectPtr try_get(ObjectId id, bool* known = nullptr);
   /// Marks that a fetch of `id` was requested; returns true only for the first caller.
   bool mark_requested(ObjectId id);
   /// Adds a reference; on a rank that does not know the id, creates a pending entry if `create`.
@@ -57,6 +59,18 @@ class ObjectTable {
   /// (>= 0 when another rank made it) and the ranks that hold copies. Set once at start-up.
   using FreeHook = std::function<void(ObjectId, const ObjectPtr&, int origin, const std::vector<int>&)>;
   void set_free_hook(FreeHook hook) { free_hook_ = std::move(hook); }
+  // ---- memory limit and spilling
+  /// Per-rank limit on the bytes of values held in memory, and the folder for spill files.
+  /// A limit of 0 means no limit.
+  void configure_store(std::uint64_t limit_bytes, std::string spill_dir);
+  std::uint64_t store_limit() const { return limit_; }
+  /// Makes room for a new value of n bytes by spilling least-recently-used values that nobody is
+  /// reading; throws ObjectStoreFullError (with the sizes) if that is not enough.
+  void reserve(std::uint64_t n);
+  std::uint64_t spilled_count() const;
+  /// Deletes the spill files of every spilled value (shutdown).
+  void drop_spill_files();
+
   /// Rank 0: the rank that made the object when it was not rank 0 (-1 otherwise or unknown).
   int origin(ObjectId id) const;
   /// Bytes of values held in memory on this rank.
@@ -79,7 +93,18 @@ class ObjectTable {
     bool held = false;      // kept until free(): this rank made it or caches it for rank 0
     int origin = -1;        // rank 0: the rank that holds the value, when not rank 0
     std::vector<int> copies;  // rank 0: other ranks caching the value
+    std::uint64_t last_use = 0;
+    bool spilled = false;     // the value is in spill_path; data holds no bytes meanwhile
+    std::string spill_path;
   };
+  /// Spills LRU candidates until `need` more bytes fit; false if it cannot. Caller holds mu_.
+  bool make_room(std::uint64_t need, ObjectId keep);
+  bool spill(ObjectId id, Entry& e);
+  void restore(ObjectId id, Entry& e);
+  std::uint64_t limit_ = 0;
+  std::string spill_dir_;
+  std::uint64_t tick_ = 0;
+  std::uint64_t spilled_ = 0;
   void erase(std::unordered_map<ObjectId, Entry>::iterator it);
   void account(const ObjectPtr& old_data, const ObjectPtr& new_data);
   FreeHook free_hook_;

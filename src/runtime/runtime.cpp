@@ -1,5 +1,7 @@
 #include "runtime/runtime.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -78,6 +80,7 @@ Runtime::Runtime(int* argc, char*** argv) {
   install_crash_handlers(layout_.rank, layout_.hostname);
 
   inline_limit_ = inline_limit_from_env();
+  configure_store();
   table_.set_free_hook([this](ObjectId id, const ObjectPtr& data, int origin,
                               const std::vector<int>& copies) { on_object_freed(id, data, origin, copies); });
   if (layout_.rank == 0)
@@ -466,7 +469,14 @@ void Runtime::run_job(Job& job) {
     queue_record(0, [&](Writer& w) { encode_result(w, job.task, exec_ns, d); });
   } else if (layout_.rank != 0 && out.size() > inline_limit_) {
     // Large results stay here; rank 0 learns where they are.
-    const ObjectData where = keep_local(job.task, std::string(out.view()), fn->result_tag);
+    ObjectData where;
+    try {
+      table_.reserve(out.size());
+      where = keep_local(job.task, std::string(out.view()), fn->result_tag);
+    } catch (const ObjectStoreFullError& e) {
+      where = ObjectData{};
+      where.error = make_error_info(fn->name, layout_.rank, "mpiray::ObjectStoreFullError", e.what());
+    }
     queue_record(0, [&](Writer& w) { encode_result(w, job.task, exec_ns, where); });
   } else {
     queue_record(0, [&](Writer& w) {
@@ -735,6 +745,8 @@ void Runtime::finish_local() {
     while (!active_bcasts_.empty() || has_pending_bcasts()) sweep();
     detach_all();
   }
+  table_.drop_spill_files();
+  ::rmdir(spill_dir_.c_str());  // empty by now unless objects were still spilled
   // Late messages are dropped (results of abandoned work, releases: nobody waits for them),
   // except printed lines, which users do wait for.
   transport_->quiesce([](int source, const char* data, std::size_t size) {

@@ -109,6 +109,9 @@ class Runtime {
   void on_object_freed(ObjectId id, const ObjectPtr& data, int origin, const std::vector<int>& copies);
   void detach_all();
   static std::size_t inline_limit_from_env();
+  /// Store limit (MPIRAY_OBJECT_STORE_MB) and spill folder (MPIRAY_SPILL_DIR).
+  void configure_store();
+  std::string spill_dir_;
   /// Asks rank 0 a name question and waits for the answer (worker ranks).
   ObjectPtr name_round_trip(std::uint8_t op, const std::string& name, const ActorRef& ref);
   void reply_object(int dest, ObjectId id);

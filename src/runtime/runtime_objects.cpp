@@ -10,6 +10,9 @@
 // (kFetchReady); the reader copies them with one MPI_Get and says kFetchDone. Asking first costs
 // a message round trip, but it means a freed object can never be read from stale memory.
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
@@ -46,7 +49,47 @@ ObjectData Runtime::keep_local(ObjectId id, std::string bytes, std::uint64_t typ
   return where;
 }
 
+void Runtime::configure_store() {
+  const double kMiB = 1024.0 * 1024.0;
+  std::uint64_t limit = 0;
+  if (const char* v = std::getenv("MPIRAY_OBJECT_STORE_MB"); v && *v) {
+    char* end = nullptr;
+    const double mb = std::strtod(v, &end);
+    if (*end != '\0' || !(mb > 0))
+      throw ConfigError(std::string("mpiray: MPIRAY_OBJECT_STORE_MB must be a positive number of "
+                                    "MiB, got '") + v + "'");
+    limit = static_cast<std::uint64_t>(mb * kMiB);
+  } else {
+    // Default: 30% of the node's memory, shared by the ranks on the node.
+    std::uint64_t mem_kb = 0;
+    if (std::FILE* f = std::fopen("/proc/meminfo", "r")) {
+      char key[64];
+      unsigned long long val = 0;
+      while (std::fscanf(f, "%63s %llu kB", key, &val) == 2) {
+        if (std::string(key) == "MemTotal:") {
+          mem_kb = val;
+          break;
+        }
+      }
+      std::fclose(f);
+    }
+    if (mem_kb > 0) limit = mem_kb * 1024 * 3 / 10 / static_cast<std::uint64_t>(layout_.local_size);
+  }
+  std::string dir;
+  if (const char* v = std::getenv("MPIRAY_SPILL_DIR"); v && *v) {
+    dir = v;
+  } else if (const char* t = std::getenv("TMPDIR"); t && *t) {
+    dir = t;
+  } else {
+    dir = "/tmp";
+  }
+  dir += "/mpiray-spill-" + std::to_string(::getpid());
+  spill_dir_ = dir;
+  table_.configure_store(limit, dir);
+}
+
 ObjectId Runtime::put(std::string bytes, std::uint64_t type_tag) {
+  table_.reserve(bytes.size());  // spills older objects, or throws ObjectStoreFullError
   const ObjectId id = new_id();
   if (layout_.rank == 0) {
     auto d = std::make_shared<ObjectData>();
@@ -234,7 +277,9 @@ void Runtime::handle_fetch_ready(int holder, Reader& r) {
 void Runtime::handle_fetch_done(ObjectId id) {
   auto it = attached_.find(id);
   if (it == attached_.end()) return;
-  if (--it->second.pins == 0 && it->second.freed) {
+  // Unexposed as soon as no read is in flight, so the value can spill to disk (attaching again
+  // for the next reader is cheap next to the read itself).
+  if (--it->second.pins == 0) {
     transport_->detach(it->second.data->bytes.data());
     attached_.erase(it);
   }
