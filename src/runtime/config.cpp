@@ -82,6 +82,20 @@ int available_cores() {
   return hc > 0 ? static_cast<int>(hc) : 1;
 }
 
+std::string timeline_path(int argc, char** argv, const EnvLookup& env) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--mpiray-timeline") {
+      if (i + 1 >= argc)
+        throw ConfigError("mpiray: --mpiray-timeline needs a file name, e.g. --mpiray-timeline trace.json");
+      return argv[i + 1];
+    }
+    if (a.rfind("--mpiray-timeline=", 0) == 0) return a.substr(18);
+  }
+  const char* v = env("MPIRAY_TIMELINE");
+  return v ? v : "";
+}
+
 bool has_flag(int argc, char** argv, const char* flag) {
   for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], flag) == 0) return true;

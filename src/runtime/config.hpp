@@ -26,6 +26,9 @@ std::string check_launch(int world_size, const EnvLookup& env);
 /// Usable cores of this process (affinity mask aware).
 int available_cores();
 
+/// Timeline output file: --mpiray-timeline PATH, else MPIRAY_TIMELINE; empty when off.
+std::string timeline_path(int argc, char** argv, const EnvLookup& env);
+
 /// True if argv contains `flag` (e.g. "--help").
 bool has_flag(int argc, char** argv, const char* flag);
 

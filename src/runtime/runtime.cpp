@@ -18,6 +18,11 @@ namespace mpiray::detail {
 thread_local ObjectId tl_current_job = 0;
 
 namespace {
+// Time this thread spent blocked in get() (not counted as busy in the statistics).
+thread_local std::uint64_t tl_blocked_ns = 0;
+}  // namespace
+
+namespace {
 
 void print_forwarded(int source, std::string_view line) {
   std::string text = "[rank " + std::to_string(source) + "] ";
@@ -79,6 +84,14 @@ Runtime::Runtime(int* argc, char*** argv) {
   next_id_ = (static_cast<std::uint64_t>(layout_.rank) << kOwnerShift);
   install_crash_handlers(layout_.rank, layout_.hostname);
 
+  // Timeline and stats: rank 0's settings decide for every rank.
+  timeline_path_ = timeline_path(*argc, *argv, env);
+  const char* stats = env("MPIRAY_STATS");
+  stats_on_ = stats && std::string(stats) == "1";
+  const std::uint64_t flags = transport_->allreduce_max(
+      (layout_.rank == 0 ? ((timeline_path_.empty() ? 0u : 1u) | (stats_on_ ? 2u : 0u)) : 0u));
+  Tracer::instance().enable(flags & 1u);
+  stats_on_ = (flags & 2u) != 0;
   inline_limit_ = inline_limit_from_env();
   configure_store();
   table_.set_free_hook([this](ObjectId id, const ObjectPtr& data, int origin,
@@ -349,6 +362,10 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
       case MsgType::kOutput:
         print_forwarded(source, r.get_bytes());
         break;
+      case MsgType::kTrace:
+      case MsgType::kStats:
+        take_report(source, type, r);
+        break;
       case MsgType::kActorCreate: {
         const auto actor = r.get<ObjectId>();
         const auto cls = r.get<std::uint64_t>();
@@ -444,6 +461,9 @@ void Runtime::run_job(Job& job) {
     run_actor_job(job, out);
     return;
   }
+  TraceSpan span("task", job.name.empty() ? (fn ? fn->name : std::string("<unknown>")) : job.name,
+                 job.args.size());
+  const std::uint64_t blocked_before = tl_blocked_ns;
   const auto t0 = Clock::now();
   std::shared_ptr<const ErrorInfo> error;
   if (job.arg_error) {
@@ -463,6 +483,10 @@ void Runtime::run_job(Job& job) {
   }
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
   const auto exec_ns = static_cast<std::uint32_t>(std::min<long long>(ns, 0xFFFFFFFFll));
+  stat_tasks_.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t blocked = tl_blocked_ns - blocked_before;
+  stat_busy_ns_.fetch_add(static_cast<std::uint64_t>(ns) > blocked ? ns - blocked : 0,
+                          std::memory_order_relaxed);
   if (error) {
     ObjectData d;
     d.error = error;
@@ -552,6 +576,15 @@ bool Runtime::wait_until(Done&& done, Deadline deadline) {
     pool_->begin_block();
     block_scope.pool = pool_.get();
   }
+  struct BlockedTime {
+    bool on;
+    Clock::time_point t0 = Clock::now();
+    ~BlockedTime() {
+      if (on)
+        tl_blocked_ns += static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
+    }
+  } blocked_time{block_scope.pool != nullptr};
   for (;;) {
     poller.set(true);
     const std::uint64_t gen = table_.generation();
@@ -677,6 +710,61 @@ void Runtime::check_pin(int r) const {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Timeline and statistics
+
+RankStats Runtime::local_stats() {
+  RankStats st;
+  st.tasks = stat_tasks_.load();
+  st.actor_calls = stat_actor_calls_.load();
+  st.busy_ns = stat_busy_ns_.load();
+  st.wall_ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started_).count());
+  st.bytes_sent = transport_->bytes_sent();
+  st.bytes_fetched = stat_bytes_fetched_.load();
+  st.objects_spilled = table_.spilled_count();
+  st.threads = is_executor() ? static_cast<std::uint64_t>(threads_) : 0;
+  return st;
+}
+
+bool Runtime::take_report(int source, MsgType type, Reader& r) {
+  if (type == MsgType::kTrace) {
+    trace_parts_.emplace_back(r.get_bytes());
+    return true;
+  }
+  if (type == MsgType::kStats) {
+    if (rank_stats_.size() < static_cast<std::size_t>(layout_.size)) rank_stats_.resize(layout_.size);
+    rank_stats_[source] = r.get<RankStats>();
+    return true;
+  }
+  return false;
+}
+
+void Runtime::write_reports() {
+  if (Tracer::instance().on()) {
+    std::string json = "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[";
+    json += Tracer::instance().take_events_json(0);
+    for (const std::string& part : trace_parts_) {
+      json += ",";
+      json += part;
+    }
+    json += "]}\n";
+    if (std::FILE* f = std::fopen(timeline_path_.c_str(), "w")) {
+      std::fwrite(json.data(), 1, json.size(), f);
+      std::fclose(f);
+      std::cerr << "mpiray: timeline written to " << timeline_path_
+                << " (open in https://ui.perfetto.dev or chrome://tracing)" << std::endl;
+    } else {
+      std::cerr << "mpiray: cannot write the timeline to " << timeline_path_ << std::endl;
+    }
+  }
+  if (stats_on_) {
+    if (rank_stats_.size() < static_cast<std::size_t>(layout_.size)) rank_stats_.resize(layout_.size);
+    rank_stats_[0] = local_stats();
+    std::cerr << format_stats(rank_stats_, scheduler_ ? scheduler_->queue_high_water() : 0);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Lifecycle
 
 int Runtime::run(const std::function<int()>& body) {
@@ -738,6 +826,24 @@ void Runtime::finish_local() {
   if (pool_) pool_->stop();
   if (actors_) actors_->clear();  // actor destructors run before MPI goes away
   if (output_) output_->stop();  // the last printed lines become records before the final sweep
+  if (layout_.rank != 0) {
+    if (Tracer::instance().on()) {
+      const std::string events = Tracer::instance().take_events_json(layout_.rank);
+      queue_record(0, [&](Writer& w) {
+        const auto at = begin_record(w, MsgType::kTrace);
+        w.put_bytes(events);
+        end_record(w, at);
+      });
+    }
+    if (stats_on_) {
+      const RankStats st = local_stats();
+      queue_record(0, [&](Writer& w) {
+        const auto at = begin_record(w, MsgType::kStats);
+        w.put(st);
+        end_record(w, at);
+      });
+    }
+  }
   {
     std::lock_guard<std::mutex> lk(progress_mu_);
     sweep();  // last results, output lines and shutdown records go out
@@ -749,11 +855,13 @@ void Runtime::finish_local() {
   ::rmdir(spill_dir_.c_str());  // empty by now unless objects were still spilled
   // Late messages are dropped (results of abandoned work, releases: nobody waits for them),
   // except printed lines, which users do wait for.
-  transport_->quiesce([](int source, const char* data, std::size_t size) {
+  transport_->quiesce([this](int source, const char* data, std::size_t size) {
     for_each_record(data, size, [&](MsgType type, Reader& r) {
       if (type == MsgType::kOutput) print_forwarded(source, r.get_bytes());
+      if (layout_.rank == 0) take_report(source, type, r);
     });
   });
+  if (layout_.rank == 0) write_reports();  // every rank's report arrived: quiescence
 }
 
 }  // namespace mpiray::detail

@@ -30,6 +30,7 @@
 #include "runtime/output_forwarder.hpp"
 #include "scheduler/scheduler.hpp"
 #include "serialization/messages.hpp"
+#include "tracing/tracer.hpp"
 #include "transport/mpi_transport.hpp"
 #include "worker/thread_pool.hpp"
 
@@ -191,6 +192,21 @@ class Runtime {
   std::atomic<int> pollers_{0};
   bool kicked_ = false;  // guarded by sleep_mu_
   std::thread progress_thread_;
+
+  // Timeline and statistics (MPIRAY_TIMELINE, MPIRAY_STATS).
+  std::string timeline_path_;
+  bool stats_on_ = false;
+  Clock::time_point started_ = Clock::now();
+  std::atomic<std::uint64_t> stat_tasks_{0};
+  std::atomic<std::uint64_t> stat_actor_calls_{0};
+  std::atomic<std::uint64_t> stat_busy_ns_{0};
+  std::atomic<std::uint64_t> stat_bytes_fetched_{0};
+  std::vector<std::string> trace_parts_;    // rank 0: events from every rank
+  std::vector<RankStats> rank_stats_;       // rank 0: one per rank
+  RankStats local_stats();
+  /// Records what a worker's shutdown report (kTrace, kStats) carries; true if it was one.
+  bool take_report(int source, MsgType type, Reader& r);
+  void write_reports();
   std::unique_ptr<OutputForwarder> output_;  // workers: stdout lines go to rank 0
 };
 

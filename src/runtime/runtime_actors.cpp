@@ -21,8 +21,18 @@ void Runtime::run_actor_job(Job& job, Writer& out) {
     const auto t0 = Clock::now();
     for (int n = 1;; ++n) {
       tl_current_job = job.task;
-      const auto err = actors_->run(job, out);
       const MethodInfo* m = find_method(job.func);
+      const auto c0 = Clock::now();
+      std::shared_ptr<const ErrorInfo> err;
+      {
+        TraceSpan span("actor", m ? m->name : std::string("<method>"), job.args.size());
+        err = actors_->run(job, out);
+      }
+      stat_actor_calls_.fetch_add(1, std::memory_order_relaxed);
+      stat_busy_ns_.fetch_add(static_cast<std::uint64_t>(
+                                  std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - c0)
+                                      .count()),
+                              std::memory_order_relaxed);
       send_call_outcome(job.task, job.caller, err, out.view(), m ? m->result_tag : 0);
       out.clear();
       if ((n & 31) == 0) {

@@ -268,7 +268,12 @@ void Runtime::handle_fetch_ready(int holder, Reader& r) {
     d->type_tag = r.get<std::uint64_t>();
     d->size = size;
     d->bytes.resize(size);
-    transport_->get(d->bytes.data(), size, holder, addr);
+    {
+      TraceSpan span("fetch", "fetch object " + std::to_string(id) + " from rank " +
+                                  std::to_string(holder), size);
+      transport_->get(d->bytes.data(), size, holder, addr);
+    }
+    stat_bytes_fetched_.fetch_add(size, std::memory_order_relaxed);
     queue_record(holder, [&](Writer& w) { encode_id(w, MsgType::kFetchDone, id); });
   }
   table_.complete(id, std::move(d));

@@ -97,6 +97,7 @@ void MpiTransport::send(int dest, std::vector<char>&& bytes) {
                   as_comm(comm_), &s->req),
         "MPI_Isend");
   ++sent_;
+  bytes_sent_ += s->bytes.size();
   sends_.push_back(s);
 }
 

@@ -65,6 +65,7 @@ class MpiTransport {
   [[noreturn]] void abort(int code);
 
   std::uint64_t messages_sent() const { return sent_; }
+  std::uint64_t bytes_sent() const { return bytes_sent_; }
   std::uint64_t messages_received() const { return received_; }
 
  private:
@@ -78,6 +79,7 @@ class MpiTransport {
   std::deque<PendingSend*> sends_;
   std::vector<char> recv_buf_;
   std::uint64_t sent_ = 0;
+  std::uint64_t bytes_sent_ = 0;
   std::uint64_t received_ = 0;
 };
 
