@@ -103,8 +103,7 @@ Runtime::Runtime(int* argc, char*** argv) {
     actors_ = std::make_unique<ActorManager>(table_, layout_.rank);
     pool_ = std::make_unique<ThreadPool>(
         threads_, [this](Job& j) { run_job(j); }, [this] { return try_progress(); }, &pollers_,
-        /*start_now=*/false);
-    pool_->start();
+        /*start_now=*/false);  // started by run(), once the API can see this runtime
   }
 
   if (layout_.rank != 0) {
@@ -768,6 +767,7 @@ void Runtime::write_reports() {
 // Lifecycle
 
 int Runtime::run(const std::function<int()>& body) {
+  if (pool_) pool_->start();
   int code = 0;
   if (layout_.rank == 0) {
     code = drive_driver(body);
