@@ -14,8 +14,10 @@
 /// std::vector<double> back = mpiray::gather(parts);            // == data
 /// @endcode
 ///
-/// Placement: partition i of n goes to worker rank 1 + i*W/n (W worker ranks), so neighbouring
-/// partitions share a rank and the first levels of a reduction tree combine values on one rank.
+/// Placement: partition i of n is produced by a task pinned to worker rank 1 + i*W/n (W worker
+/// ranks), so the object is created there (the object store keeps values above its inline limit
+/// with the rank that made them) and neighbouring partitions share a rank, which lets the first
+/// levels of a reduction tree combine values on one rank.
 /// map_partitions and reduce pin each task to the rank its (left) input was placed on and
 /// record the result there too, so chains of these calls stay where the data is. The placement
 /// is remembered on the rank that called scatter/map_partitions/reduce; ObjectRefs from
