@@ -51,6 +51,7 @@ void release_ref(ObjectId id) noexcept {
 }
 void pin_ref(ObjectId id) { rt().pin(id); }
 void throw_task_error(const ErrorInfo& e) {
+  if (e.type == "mpiray::ObjectError" && e.function == "mpiray::get") throw ObjectError("mpiray: " + e.message);
   if (e.type == "mpiray::ActorDiedError") throw ActorDiedError(e.function, e.rank, e.type, e.message);
   if (e.type == "mpiray::ActorCreationError")
     throw ActorCreationError(e.function, e.rank, e.type, e.message);

@@ -247,6 +247,15 @@ void Runtime::reply_object(int dest, ObjectId id) {
                                "object " + std::to_string(id) +
                                    " is unknown or was freed before it was fetched");
     d = e;
+  } else if (d->local() && !d->failed() && d->bytes.size() > inline_limit_) {
+    // Large values are read one-sided from their holder, never shipped in a message.
+    const int origin = table_.origin(id);
+    ObjectData where;
+    where.owner = origin > 0 ? origin : 0;
+    where.size = d->bytes.size();
+    where.type_tag = d->type_tag;
+    queue_record(dest, [&](Writer& w) { encode_object(w, id, where); });
+    return;
   }
   queue_record(dest, [&](Writer& w) { encode_object(w, id, *d); });
 }

@@ -164,7 +164,8 @@ void Runtime::handle_broadcast(Reader& r) {
   d->bytes.resize(size);
   table_.create_pending(id, 0);
   table_.set_held(id);       // a copy rank 0 knows about: kept until kFree
-  table_.mark_fetching(id);  // tasks needing it wait for the broadcast instead of fetching
+  table_.mark_fetching(id);   // tasks needing it wait for the broadcast instead of fetching
+  table_.mark_requested(id);  // and get() does not ask rank 0 for it either
   active_bcasts_.push_back({transport_->start_bcast(d->bytes.data(), size), id, d});
 }
 
@@ -238,6 +239,18 @@ void Runtime::handle_fetch(int reader, ObjectId id) {
     });
     return;
   }
+  if (!transport_->one_sided()) {
+    // No one-sided window on this network: the value travels as a message.
+    queue_record(reader, [&](Writer& w) {
+      const auto at = begin_record(w, MsgType::kFetchReady);
+      w.put(id);
+      w.put<std::uint8_t>(2);
+      w.put<std::uint64_t>(d->type_tag);
+      w.put_bytes(d->bytes);
+      end_record(w, at);
+    });
+    return;
+  }
   Attached& a = attached_[id];
   if (!a.data) {
     a.data = d;
@@ -258,7 +271,13 @@ void Runtime::handle_fetch(int reader, ObjectId id) {
 void Runtime::handle_fetch_ready(int holder, Reader& r) {
   const auto id = r.get<ObjectId>();
   auto d = std::make_shared<ObjectData>();
-  if (r.get<std::uint8_t>() == 0) {
+  const auto status = r.get<std::uint8_t>();
+  if (status == 2) {  // sent as a message (no one-sided window)
+    d->type_tag = r.get<std::uint64_t>();
+    d->bytes.assign(r.get_bytes());
+    d->size = d->bytes.size();
+    stat_bytes_fetched_.fetch_add(d->size, std::memory_order_relaxed);
+  } else if (status == 0) {
     d->error = make_error_info("mpiray::get", holder, "mpiray::ObjectError",
                                "object " + std::to_string(id) + " was freed on rank " +
                                    std::to_string(holder) + " before it could be read");

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <limits>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -64,9 +65,20 @@ MpiTransport::MpiTransport(int* argc, char*** argv) {
   int leader = layout_.local_rank == 0 ? 1 : 0;
   MPI_Allreduce(&leader, &layout_.nodes, 1, MPI_INT, MPI_SUM, as_comm(comm_));
   if (layout_.size > 1) {  // one process reads nothing remotely (and singleton MPI has no osc)
-    win_ = new MPI_Win;
-    check(MPI_Win_create_dynamic(MPI_INFO_NULL, as_comm(comm_), static_cast<MPI_Win*>(win_)),
-          "MPI_Win_create_dynamic");
+    // Some networks have no one-sided component that supports dynamic windows (Open MPI's
+    // osc/rdma over plain TCP fails here). Every rank then agrees to move values with messages.
+    auto* win = new MPI_Win;
+    const int rc = MPI_Win_create_dynamic(MPI_INFO_NULL, as_comm(comm_), win);
+    int ok = rc == MPI_SUCCESS ? 1 : 0;
+    int all_ok = 0;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, as_comm(comm_));
+    if (all_ok) {
+      MPI_Win_set_errhandler(*win, MPI_ERRORS_RETURN);
+      win_ = win;
+    } else {
+      if (ok) MPI_Win_free(win);
+      delete win;
+    }
   }
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
@@ -91,6 +103,10 @@ MpiTransport::~MpiTransport() {
 }
 
 void MpiTransport::send(int dest, std::vector<char>&& bytes) {
+  if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw RuntimeError("mpiray: a message of " + std::to_string(bytes.size() >> 20) +
+                       " MiB exceeds MPI's 2 GiB message limit; values this large move only "
+                       "through one-sided windows, which this MPI/network does not provide");
   auto* s = new PendingSend;
   s->bytes = std::move(bytes);
   check(MPI_Isend(s->bytes.data(), static_cast<int>(s->bytes.size()), MPI_BYTE, dest, kTag,

@@ -44,6 +44,9 @@ class MpiTransport {
   int poll(const Handler& on_message, int max = 64);
 
   // ---- one-sided reads: every rank exposes objects in one dynamic window (passive target)
+  /// False when the MPI library cannot create dynamic windows on this network: callers then
+  /// move values with messages instead.
+  bool one_sided() const { return win_ != nullptr; }
   /// Exposes [p, p+n) for remote reads; returns the address readers pass to get().
   std::uint64_t attach(const void* p, std::size_t n);
   void detach(const void* p);
