@@ -9,7 +9,8 @@
 /// @endcode
 /// Copies share one reference; when the last ObjectRef to an object is gone on every rank, the
 /// runtime frees it. An ObjectRef may be passed to tasks (resolved to its value before the task
-/// runs) or stored inside values (then it is kept alive until shutdown).
+/// runs) or stored inside values (put objects, task results, task arguments: the object then
+/// lives as long as the value holding the ref).
 /// Thread-safety: an ObjectRef may be copied, destroyed and get() from several threads at once.
 
 #include <boost/serialization/split_member.hpp>
@@ -109,7 +110,7 @@ class ObjectRef {
   template <class Archive>
   void save(Archive& ar, const unsigned int /*version*/) const {
     detail::ObjectId v = id();
-    if (v != 0) detail::pin_ref(v);
+    if (v != 0) detail::note_contained(v);
     ar << v;
   }
   template <class Archive>
@@ -138,7 +139,7 @@ template <class T>
 struct Codec<ObjectRef<T>> {
   static void encode(Writer& w, const ObjectRef<T>& r) {
     const ObjectId v = r.id();
-    if (v != 0) pin_ref(v);
+    if (v != 0) note_contained(v);
     w.put(v);
   }
   static ObjectRef<T> decode(std::string_view s) {

@@ -95,7 +95,11 @@ class TaskBuilder<R (*)(P...)> {
                   "mpiray: wrong number of arguments for this remote function");
     detail::TaskSubmission t;
     t.func_id = fn_->id;
-    t.args = detail::encode_args<P...>(std::forward<A>(args)...);
+    {
+      detail::ContainedScope refs;  // refs passed as ObjectRef parameters: held until it ran
+      t.args = detail::encode_args<P...>(std::forward<A>(args)...);
+      t.contained = refs.take();
+    }
     t.pin = spec_pin_;
     t.max_retries = retries_;
     t.name = name_;

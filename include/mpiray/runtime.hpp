@@ -63,7 +63,10 @@ int num_threads() noexcept;
 template <class T>
 ObjectRef<std::decay_t<T>> put(T&& value) {
   using V = std::decay_t<T>;
-  return ObjectRef<V>::adopt(detail::put_object(detail::to_bytes(value), detail::type_tag_of<V>()));
+  detail::ContainedScope refs;  // ObjectRefs inside the value live as long as it does
+  std::string bytes = detail::to_bytes(value);
+  return ObjectRef<V>::adopt(
+      detail::put_object(std::move(bytes), detail::type_tag_of<V>(), refs.take()));
 }
 
 /// Gives every rank its own copy of `value` (one collective broadcast); later tasks on any rank

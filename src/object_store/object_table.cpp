@@ -21,7 +21,33 @@ void ObjectTable::account(const ObjectPtr& old_data, const ObjectPtr& new_data) 
   if (new_data && new_data->owner < 0) bytes_held_ += new_data->bytes.size();
 }
 
+void ObjectTable::drain_contained() {
+  for (;;) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (to_release_.empty()) return;
+    std::vector<ObjectId> ids;
+    ids.swap(to_release_);
+    for (ObjectId id : ids) release_locked(id);  // may queue more (values inside values)
+  }
+}
+
+void ObjectTable::set_contained(ObjectId id, const std::vector<ObjectId>& ids) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto& c = map_[id].contained;
+  c.insert(c.end(), ids.begin(), ids.end());
+}
+
+bool ObjectTable::add_borrow(ObjectId id) {
+  std::lock_guard<std::mutex> lk(mu_);
+  Entry& e = map_[id];
+  ++e.refs;
+  if (e.owner_counts) return false;
+  e.owner_counts = true;
+  return true;
+}
+
 void ObjectTable::erase(std::unordered_map<ObjectId, Entry>::iterator it) {
+  for (ObjectId c : it->second.contained) to_release_.push_back(c);
   if (it->second.spilled) std::remove(it->second.spill_path.c_str());
   account(it->second.data, nullptr);
   if (free_hook_ && (it->second.data || it->second.origin >= 0 || !it->second.copies.empty()))
@@ -59,6 +85,7 @@ bool ObjectTable::complete(ObjectId id, ObjectPtr data) {
     wake = waiters_ > 0;
   }
   if (wake) cv_.notify_all();
+  drain_contained();
   return kept;
 }
 
@@ -183,7 +210,16 @@ bool ObjectTable::add_ref(ObjectId id, bool create) {
 
 ObjectTable::ReleaseResult ObjectTable::release(ObjectId id) {
   ReleaseResult r;
-  std::lock_guard<std::mutex> lk(mu_);
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    r = release_locked(id);
+  }
+  drain_contained();
+  return r;
+}
+
+ObjectTable::ReleaseResult ObjectTable::release_locked(ObjectId id) {
+  ReleaseResult r;
   auto it = map_.find(id);
   if (it == map_.end()) return r;
   r.known = true;
@@ -214,10 +250,13 @@ void ObjectTable::add_copy(ObjectId id, int rank) {
 }
 
 bool ObjectTable::free(ObjectId id) {
-  std::lock_guard<std::mutex> lk(mu_);
-  auto it = map_.find(id);
-  if (it == map_.end()) return false;
-  erase(it);
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto it = map_.find(id);
+    if (it == map_.end()) return false;
+    erase(it);
+  }
+  drain_contained();
   return true;
 }
 

@@ -73,6 +73,12 @@ class ObjectTable {
 
   /// Rank 0: the rank that made the object when it was not rank 0 (-1 otherwise or unknown).
   int origin(ObjectId id) const;
+  /// Rank 0: the value `id` contains refs to `ids`, each carrying one reference that now
+  /// belongs to the value: they are released when `id` is freed. Creates the entry if needed.
+  void set_contained(ObjectId id, const std::vector<ObjectId>& ids);
+  /// A worker deserialized a ref: takes a local reference and returns true if rank 0 must now
+  /// count this rank as a holder (it did not before).
+  bool add_borrow(ObjectId id);
   /// Bytes of values held in memory on this rank.
   std::uint64_t bytes_held() const;
 
@@ -93,6 +99,7 @@ class ObjectTable {
     bool held = false;      // kept until free(): this rank made it or caches it for rank 0
     int origin = -1;        // rank 0: the rank that holds the value, when not rank 0
     std::vector<int> copies;  // rank 0: other ranks caching the value
+    std::vector<ObjectId> contained;  // rank 0: refs inside this value (released with it)
     std::uint64_t last_use = 0;
     bool spilled = false;     // the value is in spill_path; data holds no bytes meanwhile
     std::string spill_path;
@@ -106,6 +113,10 @@ class ObjectTable {
   std::uint64_t tick_ = 0;
   std::uint64_t spilled_ = 0;
   void erase(std::unordered_map<ObjectId, Entry>::iterator it);
+  ReleaseResult release_locked(ObjectId id);
+  /// Releases the refs of values freed meanwhile (outside the lock: it frees in cascade).
+  void drain_contained();
+  std::vector<ObjectId> to_release_;  // guarded by mu_
   void account(const ObjectPtr& old_data, const ObjectPtr& new_data);
   FreeHook free_hook_;
   std::uint64_t bytes_held_ = 0;  // guarded by mu_

@@ -25,8 +25,8 @@ Runtime& rt() {
 Runtime* current_runtime() noexcept { return g_runtime.load(std::memory_order_acquire); }
 
 ObjectId submit_task(TaskSubmission&& t) { return rt().submit(std::move(t)); }
-ObjectId put_object(std::string bytes, std::uint64_t type_tag) {
-  return rt().put(std::move(bytes), type_tag);
+ObjectId put_object(std::string bytes, std::uint64_t type_tag, std::vector<ObjectId> contained) {
+  return rt().put(std::move(bytes), type_tag, std::move(contained));
 }
 ObjectId broadcast_object(std::string bytes, std::uint64_t type_tag) {
   return rt().broadcast(std::move(bytes), type_tag);
@@ -50,6 +50,32 @@ void release_ref(ObjectId id) noexcept {
   if (Runtime* r = current_runtime()) r->release(id);
 }
 void pin_ref(ObjectId id) { rt().pin(id); }
+
+namespace {
+thread_local std::vector<ObjectId>* tl_contained = nullptr;
+}  // namespace
+
+void note_contained(ObjectId id) {
+  Runtime* r = current_runtime();
+  if (!r) return;
+  if (!tl_contained) {
+    r->pin(id);  // no value owns it: keep it until shutdown
+    return;
+  }
+  r->add_ref(id);  // held by this rank until the container's record is handed over
+  tl_contained->push_back(id);
+}
+
+ContainedScope::ContainedScope() : prev_(tl_contained) { tl_contained = &ids_; }
+ContainedScope::~ContainedScope() {
+  tl_contained = prev_;
+  for (ObjectId id : ids_) release_ref(id);  // not taken by a container: drop the holds
+}
+std::vector<ObjectId> ContainedScope::take() {
+  std::vector<ObjectId> out;
+  out.swap(ids_);
+  return out;
+}
 void throw_task_error(const ErrorInfo& e) {
   if (e.type == "mpiray::ObjectError" && e.function == "mpiray::get") throw ObjectError("mpiray: " + e.message);
   if (e.type == "mpiray::ActorDiedError") throw ActorDiedError(e.function, e.rank, e.type, e.message);

@@ -322,6 +322,10 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
         t->args.assign(v.args);
         t->submitter = source;
         t->nested = true;
+        if (auto c = task_contained_.find(v.task); c != task_contained_.end()) {
+          t->contained = std::move(c->second);
+          task_contained_.erase(c);
+        }
         scheduler_->submit(std::move(t));
         break;
       }
@@ -369,6 +373,26 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
         break;
       case MsgType::kOutput:
         print_forwarded(source, r.get_bytes());
+        break;
+      case MsgType::kContains: {
+        const auto container = r.get<ObjectId>();
+        const auto kind = r.get<std::uint8_t>();
+        const auto n = r.get<std::uint32_t>();
+        std::vector<ObjectId> ids(n);
+        for (auto& id : ids) {
+          id = r.get<ObjectId>();
+          table_.add_ref(id, false);  // the value's reference, before the sender's hold goes
+        }
+        if (kind == 0) {
+          table_.set_contained(container, ids);
+        } else {
+          auto& c = task_contained_[container];
+          c.insert(c.end(), ids.begin(), ids.end());
+        }
+        break;
+      }
+      case MsgType::kAddRef:
+        table_.add_ref(r.get<ObjectId>(), false);
         break;
       case MsgType::kTrace:
       case MsgType::kStats:
@@ -472,6 +496,7 @@ void Runtime::run_job(Job& job) {
   TraceSpan span("task", job.name.empty() ? (fn ? fn->name : std::string("<unknown>")) : job.name,
                  job.args.size());
   const std::uint64_t blocked_before = tl_blocked_ns;
+  ContainedScope refs_in_result;  // ObjectRefs the result contains live as long as the result
   const auto t0 = Clock::now();
   std::shared_ptr<const ErrorInfo> error;
   if (job.arg_error) {
@@ -487,6 +512,16 @@ void Runtime::run_job(Job& job) {
       fn->invoke(in, out);
     } catch (...) {
       error = current_exception_info(fn->name, layout_.rank);
+    }
+    std::vector<ObjectId> contained = refs_in_result.take();
+    if (!contained.empty() && !error) {
+      if (layout_.rank == 0) {
+        table_.set_contained(job.task, contained);  // one process: hand the references over
+      } else {
+        hand_over_contained(job.task, 0, std::move(contained));
+      }
+    } else {
+      for (ObjectId id : contained) release(id);
     }
   }
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
@@ -539,6 +574,7 @@ ObjectId Runtime::submit(TaskSubmission&& s) {
     t->nested = nested;
     t->submit_holds = arg_refs(t->args);
     for (ObjectId dep : t->submit_holds) table_.add_ref(dep, false);
+    t->contained = std::move(s.contained);  // their references pass to the task
     {
       std::lock_guard<std::mutex> lk(intake_mu_);
       intake_.push_back(std::move(t));
@@ -547,6 +583,7 @@ ObjectId Runtime::submit(TaskSubmission&& s) {
   } else {
     table_.create_pending(id, 1, /*owner_counts=*/true);
     table_.mark_requested(id);
+    hand_over_contained(id, 1, std::move(s.contained));
     queue_record(0, [&](Writer& w) {
       encode_submit(w, id, s);
       encode_id(w, MsgType::kGetRequest, id);  // the submitter almost always gets its result
@@ -692,7 +729,14 @@ bool Runtime::ready(ObjectId id) {
   return table_.try_get(id) != nullptr;
 }
 
-void Runtime::add_ref(ObjectId id) { table_.add_ref(id, layout_.rank != 0); }
+void Runtime::add_ref(ObjectId id) {
+  if (layout_.rank == 0) {
+    table_.add_ref(id, false);
+  } else if (table_.add_borrow(id) && !stopping_) {
+    // This rank now holds refs rank 0 did not count: it counts it until our Release.
+    queue_record(0, [&](Writer& w) { encode_id(w, MsgType::kAddRef, id); });
+  }
+}
 
 void Runtime::release(ObjectId id) {
   const auto r = table_.release(id);

@@ -48,7 +48,7 @@ class Runtime {
   int run(const std::function<int()>& body);
 
   ObjectId submit(TaskSubmission&& t);
-  ObjectId put(std::string bytes, std::uint64_t type_tag);
+  ObjectId put(std::string bytes, std::uint64_t type_tag, std::vector<ObjectId> contained = {});
   ObjectId broadcast(std::string bytes, std::uint64_t type_tag);
   ObjectPtr get(ObjectId id, Deadline deadline);
   std::vector<char> wait(const std::vector<ObjectId>& ids, std::size_t num, Deadline deadline);
@@ -94,6 +94,10 @@ class Runtime {
   /// Asks rank 0 for an object this worker needs (once per object).
   void request_object(ObjectId id);
   // ---- object store (runtime_objects.cpp)
+  /// Gives rank 0 the refs serialized inside a value (kind 0: object `container`; kind 1: the
+  /// arguments of task `container`), then drops this rank's temporary holds on them.
+  void hand_over_contained(ObjectId container, std::uint8_t kind, std::vector<ObjectId> ids);
+  std::unordered_map<ObjectId, std::vector<ObjectId>> task_contained_;  // rank 0, progress lock
   /// Keeps a value here for the job and returns its location record for rank 0.
   ObjectData keep_local(ObjectId id, std::string bytes, std::uint64_t type_tag);
   /// Starts a one-sided read of `id` from `holder` (once). `keep`: cache the copy until rank 0

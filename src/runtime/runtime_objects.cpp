@@ -88,7 +88,21 @@ void Runtime::configure_store() {
   table_.configure_store(limit, dir);
 }
 
-ObjectId Runtime::put(std::string bytes, std::uint64_t type_tag) {
+void Runtime::hand_over_contained(ObjectId container, std::uint8_t kind, std::vector<ObjectId> ids) {
+  if (ids.empty()) return;
+  queue_record(0, [&](Writer& w) {
+    const auto at = begin_record(w, MsgType::kContains);
+    w.put(container);
+    w.put(kind);
+    w.put<std::uint32_t>(static_cast<std::uint32_t>(ids.size()));
+    for (ObjectId id : ids) w.put(id);
+    end_record(w, at);
+  });
+  // After the record: rank 0 takes its references before it sees these releases.
+  for (ObjectId id : ids) release(id);
+}
+
+ObjectId Runtime::put(std::string bytes, std::uint64_t type_tag, std::vector<ObjectId> contained) {
   table_.reserve(bytes.size());  // spills older objects, or throws ObjectStoreFullError
   const ObjectId id = new_id();
   if (layout_.rank == 0) {
@@ -97,9 +111,11 @@ ObjectId Runtime::put(std::string bytes, std::uint64_t type_tag) {
     d->type_tag = type_tag;
     d->bytes = std::move(bytes);
     table_.create_pending(id, 1);
+    table_.set_contained(id, contained);  // their references pass to the new object
     table_.complete(id, std::move(d));
     return id;
   }
+  hand_over_contained(id, 0, std::move(contained));
   // A worker's put is held by the worker; small ones are also copied to rank 0, which then
   // ships them inside the tasks that use them.
   table_.create_pending(id, 1, /*owner_counts=*/true);

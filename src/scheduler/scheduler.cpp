@@ -216,6 +216,8 @@ void Scheduler::complete_task(TaskRecord* t, ObjectPtr outcome,
   release_deps(t);
   for (ObjectId dep : t->remote_deps) table_.release(dep);
   t->remote_deps.clear();
+  for (ObjectId ref : t->contained) table_.release(ref);
+  t->contained.clear();
   table_.complete(id, outcome);
   completed_.push_back(id);
   tasks_.erase(id);

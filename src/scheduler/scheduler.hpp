@@ -34,6 +34,7 @@ struct TaskRecord {
   std::uint32_t unresolved = 0;
   std::vector<ObjectId> deps;
   std::vector<ObjectId> submit_holds;  // references the submitter took; dropped once scheduled
+  std::vector<ObjectId> contained;     // refs serialized in the arguments; dropped when it ends
   std::vector<ObjectId> remote_deps;  // arguments the executor fetches itself (kRemote)
   int preferred = -1;                 // rank holding the largest argument (locality)
   int running_on = -1;

@@ -56,6 +56,8 @@ enum class MsgType : std::uint8_t {
   kFetchDone,   // u64 object: the read finished, the holder may unpin   (reader -> holder)
   kFree,        // u64 object: rank 0 freed it; drop the value or copy   (rank 0 -> holders)
   kBroadcast,   // u64 object, u64 size, u64 tag: join MPI_Ibcast #n     (rank 0 -> workers)
+  kContains,    // u64 value, u8 kind (0 object, 1 task arguments), u32 n, u64 ids: refs inside
+  kAddRef,      // u64 object: this worker now holds refs to it (it deserialized one)
   kTrace,       // str trace events (JSON objects, comma separated)      (worker -> rank 0, shutdown)
   kStats,       // RankStats as raw bytes                                 (worker -> rank 0, shutdown)
 };

@@ -57,13 +57,15 @@ using ObjectPtr = std::shared_ptr<const ObjectData>;
 struct TaskSubmission {
   std::uint64_t func_id = 0;
   std::string args;
+  std::vector<ObjectId> contained;  // refs serialized inside the arguments (held until done)
   int pin = -1;
   int max_retries = 0;
   std::string name;
 };
 
 ObjectId submit_task(TaskSubmission&& t);  // returns the result's id, holding one reference
-ObjectId put_object(std::string bytes, std::uint64_t type_tag = 0);  // the id, holding one ref
+ObjectId put_object(std::string bytes, std::uint64_t type_tag = 0,
+                    std::vector<ObjectId> contained = {});  // the id, holding one reference
 /// Copies `bytes` to every rank (a collective broadcast); returns the id, holding one reference.
 ObjectId broadcast_object(std::string bytes, std::uint64_t type_tag);
 ObjectPtr get_object(ObjectId id, Deadline deadline);
@@ -74,6 +76,26 @@ void add_ref(ObjectId id) noexcept;
 void release_ref(ObjectId id) noexcept;
 /// Called when a ref is serialized into a value: the object then lives until shutdown.
 void pin_ref(ObjectId id);
+
+/// Refs serialized into a value while a ContainedScope is active on this thread are collected:
+/// the runtime then keeps those objects alive exactly as long as the value that contains them
+/// (a put object, a task result, a task's arguments). Outside a scope, a serialized ref pins its
+/// object until shutdown.
+void note_contained(ObjectId id);
+class ContainedScope {
+ public:
+  ContainedScope();
+  ~ContainedScope();
+  ContainedScope(const ContainedScope&) = delete;
+  ContainedScope& operator=(const ContainedScope&) = delete;
+  /// The ids collected so far; each carries one reference taken by note_contained, which the
+  /// runtime hands over to the container.
+  std::vector<ObjectId> take();
+
+ private:
+  std::vector<ObjectId> ids_;
+  std::vector<ObjectId>* prev_;
+};
 [[noreturn]] void throw_task_error(const ErrorInfo& e);
 
 /// Where an actor lives; the whole of an ActorHandle (trivially copyable, so handles travel as
