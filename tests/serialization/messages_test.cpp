@@ -214,6 +214,86 @@ TEST(Messages, PutRoundTrips) {
   EXPECT_TRUE(r2.done());
 }
 
+TEST(Messages, ResultOkCarriesTheTypeTag) {
+  Writer w;
+  encode_result_ok(w, 6, 42, "other", 0xabcdef);
+  auto recs = records_of(w);
+  Reader r(recs.at(0).second);
+  r.get<ObjectId>();
+  r.get<std::uint32_t>();
+  ObjectPtr d = decode_outcome(r);
+  EXPECT_EQ(d->type_tag, 0xabcdefu);
+  EXPECT_EQ(d->owner, -1) << "a value outcome is held where it is decoded";
+}
+
+TEST(Messages, ObjectRecordRoundTripsALocation) {
+  ObjectData where;  // the value stays on rank 2; only where it is travels
+  where.owner = 2;
+  where.size = 123456789;
+  where.type_tag = 7;
+  Writer w;
+  encode_object(w, 21, where);
+  auto recs = records_of(w);
+  Reader r(recs.at(0).second);
+  EXPECT_EQ(r.get<ObjectId>(), 21u);
+  ObjectPtr d = decode_outcome(r);
+  EXPECT_FALSE(d->failed());
+  EXPECT_FALSE(d->local());
+  EXPECT_EQ(d->owner, 2);
+  EXPECT_EQ(d->size, 123456789u);
+  EXPECT_EQ(d->type_tag, 7u);
+  EXPECT_TRUE(r.done());
+}
+
+TEST(Messages, ActorRecordsRoundTrip) {
+  Writer w;
+  encode_actor_create(w, 501, 0x1111, 3, "ctor-args");
+  encode_actor_call(w, 502, 501, 0x2222, 4, 77, "call-args");
+  encode_call_result(w, 502, 4, error_data());
+  encode_name_request(w, 503, 1, "counter", ActorRef{501, 2, 0x1111});
+  encode_id(w, MsgType::kActorKill, 501);
+  auto recs = records_of(w);
+  ASSERT_EQ(recs.size(), 5u);
+
+  EXPECT_EQ(recs[0].first, MsgType::kActorCreate);
+  Reader c(recs[0].second);
+  EXPECT_EQ(c.get<ObjectId>(), 501u);
+  EXPECT_EQ(c.get<std::uint64_t>(), 0x1111u);
+  EXPECT_EQ(c.get<std::int32_t>(), 3);
+  EXPECT_EQ(c.get_bytes(), "ctor-args");
+  EXPECT_TRUE(c.done());
+
+  EXPECT_EQ(recs[1].first, MsgType::kActorCall);
+  Reader call(recs[1].second);
+  ActorCallView v = decode_actor_call(call);
+  EXPECT_EQ(v.call, 502u);
+  EXPECT_EQ(v.actor, 501u);
+  EXPECT_EQ(v.method, 0x2222u);
+  EXPECT_EQ(v.caller, 4);
+  EXPECT_EQ(v.order_key, 77u);
+  EXPECT_EQ(v.args, "call-args");
+  EXPECT_TRUE(call.done());
+
+  EXPECT_EQ(recs[2].first, MsgType::kCallResult);
+  Reader res(recs[2].second);
+  EXPECT_EQ(res.get<ObjectId>(), 502u);
+  EXPECT_EQ(res.get<std::int32_t>(), 4);
+  expect_error_fields(decode_outcome(res));
+  EXPECT_TRUE(res.done());
+
+  EXPECT_EQ(recs[3].first, MsgType::kNameRequest);
+  Reader n(recs[3].second);
+  EXPECT_EQ(n.get<ObjectId>(), 503u);
+  EXPECT_EQ(n.get<std::uint8_t>(), 1);
+  EXPECT_EQ(n.get_bytes(), "counter");
+  EXPECT_EQ(n.get<ObjectId>(), 501u);
+  EXPECT_EQ(n.get<std::int32_t>(), 2);
+  EXPECT_EQ(n.get<std::uint64_t>(), 0x1111u);
+  EXPECT_TRUE(n.done());
+
+  EXPECT_EQ(recs[4].first, MsgType::kActorKill);
+}
+
 TEST(Messages, ShutdownRoundTripsItsExitCode) {
   Writer w;
   encode_shutdown(w, 0);

@@ -1,0 +1,171 @@
+// Scheduler placement: pinning, round robin, in-flight caps, nested tasks, blocked tasks.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "scheduler/scheduler_harness.hpp"
+
+namespace {
+
+using namespace mpiray_test;
+using mpiray::detail::Scheduler;
+
+std::map<int, int> count_by_rank(const std::vector<Dispatched>& sent) {
+  std::map<int, int> n;
+  for (const auto& d : sent) ++n[d.rank];
+  return n;
+}
+
+TEST(SchedulerPlacement, OnlyRanksWithThreadsAreExecutors) {
+  SchedulerHarness h({0, 2, 0, 2});  // ranks 0 and 2 run no tasks
+  for (int i = 0; i < 8; ++i) h.submit_plain();
+  auto sent = h.dispatch();
+  ASSERT_FALSE(sent.empty());
+  for (const auto& d : sent) EXPECT_TRUE(d.rank == 1 || d.rank == 3) << "sent to rank " << d.rank;
+}
+
+TEST(SchedulerPlacement, PinnedTasksGoOnlyToTheirRank) {
+  SchedulerHarness h({0, 4, 4, 4});
+  std::set<ObjectId> pinned;
+  for (int i = 0; i < 6; ++i) {
+    TaskOptions opt;
+    opt.pin = 2;
+    pinned.insert(h.submit_plain(opt));
+  }
+  std::set<ObjectId> seen;
+  for (int round = 0; round < 10 && seen.size() < pinned.size(); ++round) {
+    for (const auto& d : h.dispatch()) {
+      EXPECT_EQ(d.rank, 2) << "pinned task " << d.task.id << " went elsewhere";
+      EXPECT_TRUE(pinned.count(d.task.id));
+      seen.insert(d.task.id);
+      h.succeed(d.rank, d.task.id, "ok");
+    }
+  }
+  EXPECT_EQ(seen, pinned);
+  EXPECT_EQ(h.scheduler.tasks_dispatched(1), 0u);
+  EXPECT_EQ(h.scheduler.tasks_dispatched(3), 0u);
+}
+
+TEST(SchedulerPlacement, PinnedTasksWaitForRoomOnTheirRankEvenIfOthersAreIdle) {
+  SchedulerHarness h({0, 1, 1});  // cap: 2 per rank
+  std::vector<ObjectId> ids;
+  for (int i = 0; i < 5; ++i) {
+    TaskOptions opt;
+    opt.pin = 1;
+    ids.push_back(h.submit_plain(opt));
+  }
+  auto sent = h.dispatch();
+  EXPECT_EQ(sent.size(), static_cast<std::size_t>(h.scheduler.cap(1)));
+  EXPECT_EQ(count_by_rank(sent)[2], 0);
+  EXPECT_EQ(h.scheduler.queued(), 5u - sent.size());
+}
+
+TEST(SchedulerPlacement, RoundRobinSpreadsTasksOverAllExecutorRanks) {
+  SchedulerHarness h({0, 4, 4, 4});
+  const int cap = h.scheduler.cap(1);
+  ASSERT_GT(cap, 0);
+  for (int i = 0; i < 3 * cap; ++i) h.submit_plain();
+  auto sent = h.dispatch();
+  ASSERT_EQ(sent.size(), static_cast<std::size_t>(3 * cap));
+  auto n = count_by_rank(sent);
+  EXPECT_EQ(n[1], cap);
+  EXPECT_EQ(n[2], cap);
+  EXPECT_EQ(n[3], cap);
+  // Consecutive tasks go to different ranks (not all of one rank's share first).
+  EXPECT_NE(sent[0].rank, sent[1].rank);
+  EXPECT_NE(sent[1].rank, sent[2].rank);
+}
+
+TEST(SchedulerPlacement, InFlightCapHoldsTasksBackUntilResultsArrive) {
+  SchedulerHarness h({0, 1});
+  const int cap = h.scheduler.cap(1);
+  EXPECT_EQ(cap, Scheduler::kMinPerThread) << "initial estimate: 1 ms tasks, two per thread";
+  for (int i = 0; i < 5; ++i) h.submit_plain();
+  auto first = h.dispatch();
+  ASSERT_EQ(first.size(), static_cast<std::size_t>(cap));
+  EXPECT_EQ(h.scheduler.in_flight(1), cap);
+  EXPECT_EQ(h.scheduler.queued(), 5u - cap);
+  EXPECT_TRUE(h.dispatch().empty()) << "no room until a result arrives";
+
+  h.succeed(1, first[0].task.id, "r");
+  auto next = h.dispatch();
+  EXPECT_EQ(next.size(), 1u);
+  EXPECT_EQ(h.scheduler.in_flight(1), cap);
+}
+
+TEST(SchedulerPlacement, NestedTasksBypassTheCap) {
+  SchedulerHarness h({0, 1});
+  const int cap = h.scheduler.cap(1);
+  for (int i = 0; i < cap; ++i) h.submit_plain();
+  ASSERT_EQ(h.dispatch().size(), static_cast<std::size_t>(cap));
+  h.submit_plain();  // an ordinary task: held back
+  EXPECT_TRUE(h.dispatch().empty());
+
+  TaskOptions nested;
+  nested.nested = true;
+  const ObjectId child = h.submit_plain(nested);
+  auto sent = h.dispatch();
+  ASSERT_EQ(sent.size(), 1u) << "a task submitted from inside a task must not wait for room";
+  EXPECT_EQ(sent[0].task.id, child);
+  EXPECT_EQ(h.scheduler.in_flight(1), cap + 1);
+
+  TaskOptions nested_pinned = nested;
+  nested_pinned.pin = 1;
+  const ObjectId pinned_child = h.submit_plain(nested_pinned);
+  auto sent2 = h.dispatch();
+  ASSERT_EQ(sent2.size(), 1u);
+  EXPECT_EQ(sent2[0].task.id, pinned_child);
+}
+
+TEST(SchedulerPlacement, BlockedTaskFreesItsSlot) {
+  SchedulerHarness h({0, 1});
+  const int cap = h.scheduler.cap(1);
+  for (int i = 0; i < cap + 3; ++i) h.submit_plain();
+  ASSERT_EQ(h.dispatch().size(), static_cast<std::size_t>(cap));
+  EXPECT_TRUE(h.dispatch().empty());
+
+  h.scheduler.on_blocked(1, +1);  // a running task waits in get()
+  EXPECT_EQ(h.dispatch().size(), 1u);
+  EXPECT_TRUE(h.dispatch().empty());
+
+  h.scheduler.on_blocked(1, -1);  // it resumed: the rank is over its cap again
+  h.scheduler.on_blocked(1, +1);
+  EXPECT_TRUE(h.dispatch().empty()) << "unblock then block again: still one slot, already used";
+}
+
+TEST(SchedulerPlacement, CapGrowsForShortTasksAndStaysAtTheMinimumForLongOnes) {
+  SchedulerHarness h({0, 2, 2});
+  const int initial = h.scheduler.cap(1);
+  EXPECT_EQ(initial, 2 * Scheduler::kMinPerThread);
+  for (int i = 0; i < 200; ++i) h.submit_plain();
+  for (int round = 0; round < 60; ++round) {
+    for (const auto& d : h.dispatch()) {
+      const std::uint32_t ns = d.rank == 1 ? 1000 : 100'000'000;  // 1 us vs 100 ms
+      h.succeed(d.rank, d.task.id, "r", ns);
+    }
+  }
+  EXPECT_GT(h.scheduler.cap(1), initial) << "short tasks: more in flight for batching";
+  EXPECT_LE(h.scheduler.cap(1), 2 * Scheduler::kMaxPerThread);
+  EXPECT_EQ(h.scheduler.cap(2), initial) << "long tasks stay queued on rank 0 for balance";
+}
+
+TEST(SchedulerPlacement, SingleProcessRunExecutesOnRankZero) {
+  SchedulerHarness h({3});
+  for (int i = 0; i < 4; ++i) h.submit_plain();
+  auto sent = h.dispatch();
+  ASSERT_EQ(sent.size(), 4u);
+  for (const auto& d : sent) EXPECT_EQ(d.rank, 0);
+}
+
+TEST(SchedulerPlacement, QueueHighWaterTracksTheLongestQueue) {
+  SchedulerHarness h({0, 1});
+  for (int i = 0; i < 7; ++i) h.submit_plain();
+  EXPECT_EQ(h.scheduler.queue_high_water(), 7u);
+  h.dispatch();
+  EXPECT_EQ(h.scheduler.queue_high_water(), 7u);
+  EXPECT_LT(h.scheduler.queued(), 7u);
+}
+
+}  // namespace

@@ -1,0 +1,89 @@
+// detail::Writer / detail::Reader: the byte buffers under every record and value.
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+
+#include "mpiray/detail/buffer.hpp"
+
+namespace {
+
+using mpiray::detail::Reader;
+using mpiray::detail::Writer;
+
+TEST(Buffer, WriterAndReaderRoundTripFixedWidthValuesAndBlobs) {
+  Writer w;
+  w.put<std::uint8_t>(200);
+  w.put<std::int32_t>(-123456);
+  w.put<std::uint64_t>(0x0123456789abcdefULL);
+  w.put_bytes("payload");
+  w.put_bytes("");
+  w.put<double>(6.5);
+  EXPECT_EQ(w.size(), 1u + 4u + 8u + (4u + 7u) + 4u + 8u);
+
+  Reader r(w.view());
+  EXPECT_EQ(r.get<std::uint8_t>(), 200);
+  EXPECT_EQ(r.get<std::int32_t>(), -123456);
+  EXPECT_EQ(r.get<std::uint64_t>(), 0x0123456789abcdefULL);
+  EXPECT_EQ(r.get_bytes(), "payload");
+  EXPECT_EQ(r.get_bytes(), "");
+  EXPECT_EQ(r.get<double>(), 6.5);
+  EXPECT_TRUE(r.done());
+  EXPECT_EQ(r.remaining(), 0u);
+}
+
+TEST(Buffer, LengthSlotIsPatchedWithThePayloadSize) {
+  Writer w;
+  w.put<std::uint8_t>(1);
+  const std::size_t at = w.begin_len();
+  w.put<std::uint64_t>(9);
+  w.put_bytes("abc");
+  w.end_len(at);
+  Reader r(w.view());
+  EXPECT_EQ(r.get<std::uint8_t>(), 1);
+  EXPECT_EQ(r.get<std::uint32_t>(), 8u + 4u + 3u);
+  EXPECT_EQ(r.remaining(), 15u);
+}
+
+TEST(Buffer, ReaderThrowsOnTruncatedFixedWidthValue) {
+  const std::string three(3, '\x01');
+  Reader r(three);
+  EXPECT_THROW(r.get<std::uint32_t>(), std::runtime_error);
+}
+
+TEST(Buffer, ReaderThrowsWhenABlobIsLongerThanTheInput) {
+  Writer w;
+  w.put<std::uint32_t>(100);  // claims 100 bytes ...
+  w.append("short", 5);       // ... but only 5 follow
+  Reader r(w.view());
+  try {
+    r.get_bytes();
+    FAIL() << "expected a truncation error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Buffer, ReaderThrowsAfterTheEndAndOnEmptyInput) {
+  Reader empty(nullptr, 0);
+  EXPECT_TRUE(empty.done());
+  EXPECT_THROW(empty.get<std::uint8_t>(), std::runtime_error);
+
+  Writer w;
+  w.put<std::uint16_t>(7);
+  Reader r(w.view());
+  EXPECT_EQ(r.get<std::uint16_t>(), 7);
+  EXPECT_THROW(r.get<std::uint8_t>(), std::runtime_error);
+}
+
+TEST(Buffer, TakeMovesTheBytesOut) {
+  Writer w;
+  w.put<std::uint32_t>(5);
+  auto bytes = w.take();
+  EXPECT_EQ(bytes.size(), 4u);
+  w.clear();
+  EXPECT_TRUE(w.empty());
+}
+
+}  // namespace
