@@ -119,9 +119,24 @@ Runtime::Runtime(int* argc, char*** argv) {
 
   const char* quiet = env("MPIRAY_QUIET");
   if (layout_.rank == 0 && !(quiet && std::string(quiet) == "1")) {
+    // Threads per worker as the workers chose them (nodes may differ).
+    int lo = 1 << 30, hi = 0;
+    for (int t : threads_per_rank)
+      if (t > 0) {
+        lo = std::min(lo, t);
+        hi = std::max(hi, t);
+      }
+    std::string threads = std::to_string(lo);
+    if (hi != lo) threads += "-" + std::to_string(hi);
+    std::string slurm;
+    if (const char* job = env("SLURM_JOB_ID")) {
+      slurm = ", Slurm job " + std::string(job);
+      if (const char* nodes = env("SLURM_JOB_NODELIST")) slurm += " on " + std::string(nodes);
+    }
     std::cerr << "mpiray: " << layout_.size << " rank(s) on " << layout_.nodes << " node(s), "
-              << num_workers() << " worker rank(s) x " << threads_ << " thread(s) (" << thread_source_
-              << "), launched by " << launch_mode(layout_.size, env) << std::endl;
+              << num_workers() << " worker rank(s) x " << threads << " thread(s) ("
+              << thread_source_ << "), launched by " << launch_mode(layout_.size, env) << slurm
+              << std::endl;
   }
 }
 
