@@ -57,6 +57,7 @@ void ObjectTable::erase(std::unordered_map<ObjectId, Entry>::iterator it) {
 
 bool ObjectTable::complete(ObjectId id, ObjectPtr data) {
   bool wake = false;
+  bool wake_bucket = false;
   bool kept = false;
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -82,9 +83,12 @@ bool ObjectTable::complete(ObjectId id, ObjectPtr data) {
       }
     }
     gen_.fetch_add(1, std::memory_order_acq_rel);
+    bucket_gen_[id % kBuckets].fetch_add(1, std::memory_order_acq_rel);
     wake = waiters_ > 0;
+    wake_bucket = bucket_waiters_[id % kBuckets] > 0;
   }
   if (wake) cv_.notify_all();
+  if (wake_bucket) bucket_cv_[id % kBuckets].notify_all();
   drain_contained();
   return kept;
 }
@@ -297,12 +301,23 @@ void ObjectTable::wait_change(std::uint64_t seen, Clock::time_point until) {
   --waiters_;
 }
 
+void ObjectTable::wait_change_for(ObjectId id, std::uint64_t seen, Clock::time_point until) {
+  const std::size_t b = id % kBuckets;
+  std::unique_lock<std::mutex> lk(mu_);
+  ++bucket_waiters_[b];
+  bucket_cv_[b].wait_until(lk, until,
+                           [&] { return bucket_gen_[b].load(std::memory_order_acquire) != seen; });
+  --bucket_waiters_[b];
+}
+
 void ObjectTable::notify_all() {
   {
     std::lock_guard<std::mutex> lk(mu_);
     gen_.fetch_add(1, std::memory_order_acq_rel);
+    for (auto& g : bucket_gen_) g.fetch_add(1, std::memory_order_acq_rel);
   }
   cv_.notify_all();
+  for (auto& c : bucket_cv_) c.notify_all();
 }
 
 }  // namespace mpiray::detail

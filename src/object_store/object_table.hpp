@@ -85,6 +85,14 @@ class ObjectTable {
   /// Completion counter; wait_change() returns when it moves past `seen` or at `until`.
   std::uint64_t generation() const { return gen_.load(std::memory_order_acquire); }
   void wait_change(std::uint64_t seen, Clock::time_point until);
+  /// The same for waiters of one object: they sleep on one of kBuckets condition variables
+  /// chosen by id, so a completion wakes only the threads waiting in its bucket (hundreds of
+  /// blocked nested tasks must not all wake for every result).
+  static constexpr std::size_t kBuckets = 64;
+  std::uint64_t generation_for(ObjectId id) const {
+    return bucket_gen_[id % kBuckets].load(std::memory_order_acquire);
+  }
+  void wait_change_for(ObjectId id, std::uint64_t seen, Clock::time_point until);
   /// Wakes every waiter (shutdown).
   void notify_all();
 
@@ -125,6 +133,9 @@ class ObjectTable {
   std::unordered_map<ObjectId, Entry> map_;
   std::atomic<std::uint64_t> gen_{0};
   int waiters_ = 0;  // guarded by mu_
+  std::condition_variable bucket_cv_[kBuckets];
+  std::atomic<std::uint64_t> bucket_gen_[kBuckets] = {};
+  int bucket_waiters_[kBuckets] = {};  // guarded by mu_
 };
 
 }  // namespace mpiray::detail

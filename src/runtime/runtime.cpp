@@ -235,7 +235,7 @@ bool Runtime::sweep() {
   if (scheduler_) {
     auto send = [this](int rank, const TaskRecord& t) {
       std::lock_guard<std::mutex> lk(outbox_mu_);
-      encode_execute(outbox_[rank], t.id, t.func_id, t.attempt, t.name, t.args);
+      encode_execute(outbox_[rank], t.id, t.func_id, t.attempt, t.name, t.args, t.parent);
     };
     if (scheduler_->dispatch(send) > 0) {
       outbox_dirty_.store(true, std::memory_order_release);
@@ -297,6 +297,7 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
         j.attempt = v.attempt;
         j.name.assign(v.name);
         j.args.assign(v.args);
+        j.parent = v.parent;
         if (prepare_args(j)) {
           jobs.push_back(std::move(j));
         } else {
@@ -337,6 +338,7 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
         t->args.assign(v.args);
         t->submitter = source;
         t->nested = true;
+        t->parent = v.parent;
         if (auto c = task_contained_.find(v.task); c != task_contained_.end()) {
           t->contained = std::move(c->second);
           task_contained_.erase(c);
@@ -587,6 +589,7 @@ ObjectId Runtime::submit(TaskSubmission&& s) {
     t->retries_left = s.max_retries;
     t->name = std::move(s.name);
     t->nested = nested;
+    t->parent = tl_current_job;
     t->submit_holds = arg_refs(t->args);
     for (ObjectId dep : t->submit_holds) table_.add_ref(dep, false);
     t->contained = std::move(s.contained);  // their references pass to the task
@@ -599,6 +602,7 @@ ObjectId Runtime::submit(TaskSubmission&& s) {
     table_.create_pending(id, 1, /*owner_counts=*/true);
     table_.mark_requested(id);
     hand_over_contained(id, 1, std::move(s.contained));
+    s.parent = tl_current_job;
     queue_record(0, [&](Writer& w) {
       encode_submit(w, id, s);
       encode_id(w, MsgType::kGetRequest, id);  // the submitter almost always gets its result
@@ -609,7 +613,7 @@ ObjectId Runtime::submit(TaskSubmission&& s) {
 }
 
 template <class Done>
-bool Runtime::wait_until(Done&& done, Deadline deadline) {
+bool Runtime::wait_until(Done&& done, Deadline deadline, ObjectId single) {
   Backoff backoff;
   bool reported_block = false;
   const bool on_pool = pool_ && ThreadPool::on_pool_thread();
@@ -632,22 +636,19 @@ bool Runtime::wait_until(Done&& done, Deadline deadline) {
       if (pool) pool->end_block();
     }
   } block_scope{nullptr};
-  if (on_pool && !done()) {
-    pool_->begin_block();
-    block_scope.pool = pool_.get();
-  }
+  const ObjectId me = tl_current_job;
   struct BlockedTime {
-    bool on;
-    Clock::time_point t0 = Clock::now();
+    bool on = false;
+    Clock::time_point t0;
     ~BlockedTime() {
       if (on)
         tl_blocked_ns += static_cast<std::uint64_t>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
     }
-  } blocked_time{block_scope.pool != nullptr};
+  } blocked_time;
   for (;;) {
     poller.set(true);
-    const std::uint64_t gen = table_.generation();
+    const std::uint64_t gen = single ? table_.generation_for(single) : table_.generation();
     if (done()) break;
     if (stopping_) {
       if (reported_block) queue_record(0, [](Writer& w) { encode_id(w, MsgType::kUnblock, 0); });
@@ -658,9 +659,20 @@ bool Runtime::wait_until(Done&& done, Deadline deadline) {
       ok = false;
       break;
     }
+    if (on_pool && pool_->try_run_child(me)) {  // our own child: run it here (depth first)
+      backoff.reset();
+      continue;
+    }
     if (try_progress()) {
       backoff.reset();
       continue;
+    }
+    if (on_pool && !block_scope.pool) {
+      // Nothing of ours to run: this thread waits, another one takes its place in the pool.
+      pool_->begin_block();
+      block_scope.pool = pool_.get();
+      blocked_time.on = true;
+      blocked_time.t0 = Clock::now();
     }
     const auto w = backoff.step();
     if (w.count() == 0) continue;
@@ -673,7 +685,11 @@ bool Runtime::wait_until(Done&& done, Deadline deadline) {
     if (deadline && *deadline < until) until = *deadline;
     poller.set(false);
     kick(/*strong=*/true);  // we stop polling: the progress thread must not wait out its courtesy
-    table_.wait_change(gen, until);
+    if (single) {
+      table_.wait_change_for(single, gen, until);
+    } else {
+      table_.wait_change(gen, until);
+    }
   }
   if (reported_block) {
     queue_record(0, [](Writer& w) { encode_id(w, MsgType::kUnblock, 0); });
@@ -702,7 +718,7 @@ ObjectPtr Runtime::get(ObjectId id, Deadline deadline) {
         start_fetch(id, result->owner, /*keep=*/false);  // the value lives elsewhere: read it
         return false;
       },
-      deadline);
+      deadline, id);
   if (!ok)
     throw TimeoutError("mpiray: object " + std::to_string(id) +
                        " was not ready before the timeout; wait longer or check the task");

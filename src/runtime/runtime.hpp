@@ -122,7 +122,7 @@ class Runtime {
   void reply_object(int dest, ObjectId id);
   /// Waits until `done()` with help and back-off; false on deadline. Throws when shutting down.
   template <class Done>
-  bool wait_until(Done&& done, Deadline deadline);
+  bool wait_until(Done&& done, Deadline deadline, ObjectId single = 0);
   int drive_driver(const std::function<int()>& body);
   void drain();
   void shutdown_workers(int code);

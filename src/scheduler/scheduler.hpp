@@ -30,7 +30,8 @@ struct TaskRecord {
   int retries_left = 0;
   std::uint32_t attempt = 0;
   int submitter = 0;
-  bool nested = false;  // submitted from inside a task: dispatched without waiting for room
+  bool nested = false;
+  ObjectId parent = 0;  // the submitting task: its thread may run this one while it waits  // submitted from inside a task: dispatched without waiting for room
   std::uint32_t unresolved = 0;
   std::vector<ObjectId> deps;
   std::vector<ObjectId> submit_holds;  // references the submitter took; dropped once scheduled

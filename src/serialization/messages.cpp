@@ -10,13 +10,14 @@ std::size_t begin_record(Writer& w, MsgType type) {
 void end_record(Writer& w, std::size_t at) { w.end_len(at); }
 
 void encode_execute(Writer& w, ObjectId task, std::uint64_t func, std::uint32_t attempt,
-                    std::string_view name, std::string_view args) {
+                    std::string_view name, std::string_view args, ObjectId parent) {
   const auto at = begin_record(w, MsgType::kExecute);
   w.put(task);
   w.put(func);
   w.put(attempt);
   w.put_bytes(name);
   w.put_bytes(args);
+  w.put(parent);
   end_record(w, at);
 }
 
@@ -90,6 +91,7 @@ void encode_submit(Writer& w, ObjectId task, const TaskSubmission& t) {
   w.put<std::int32_t>(t.max_retries);
   w.put_bytes(t.name);
   w.put_bytes(t.args);
+  w.put(t.parent);
   end_record(w, at);
 }
 
@@ -179,6 +181,7 @@ ExecuteView decode_execute(Reader& r) {
   v.attempt = r.get<std::uint32_t>();
   v.name = r.get_bytes();
   v.args = r.get_bytes();
+  v.parent = r.get<ObjectId>();
   return v;
 }
 
@@ -190,6 +193,7 @@ SubmitView decode_submit(Reader& r) {
   v.retries = r.get<std::int32_t>();
   v.name = r.get_bytes();
   v.args = r.get_bytes();
+  v.parent = r.get<ObjectId>();
   return v;
 }
 

@@ -3,9 +3,9 @@
 //
 // An MPI message is a sequence of records, so many records queued for one rank travel as one
 // message. A record is  u8 type | u32 payload length | payload.  Payloads:
-//   Execute    u64 task, u64 func, u32 attempt, str name, str args        (rank 0 -> worker)
+//   Execute    u64 task, u64 func, u32 attempt, str name, str args, u64 parent (rank 0 -> worker)
 //   Result     u64 task, u32 exec_ns, outcome                             (worker -> rank 0)
-//   Submit     u64 task, u64 func, i32 pin, i32 retries, str name, str args (worker -> rank 0)
+//   Submit     u64 task, u64 func, i32 pin, i32 retries, str name, str args, u64 parent (-> rank 0)
 //   GetRequest u64 object                                                 (worker -> rank 0)
 //   Object     u64 object, outcome                                        (rank 0 -> worker)
 //   Release    u64 object                                                 (worker -> rank 0)
@@ -68,6 +68,7 @@ struct ExecuteView {
   std::uint32_t attempt = 0;
   std::string_view name;
   std::string_view args;
+  ObjectId parent = 0;  // the task that submitted it (0: the driver)
 };
 
 struct SubmitView {
@@ -77,6 +78,7 @@ struct SubmitView {
   std::int32_t retries = 0;
   std::string_view name;
   std::string_view args;
+  ObjectId parent = 0;
 };
 
 /// Starts a record; pass the returned offset to end_record once the payload is written.
@@ -84,7 +86,7 @@ std::size_t begin_record(Writer& w, MsgType type);
 void end_record(Writer& w, std::size_t at);
 
 void encode_execute(Writer& w, ObjectId task, std::uint64_t func, std::uint32_t attempt,
-                    std::string_view name, std::string_view args);
+                    std::string_view name, std::string_view args, ObjectId parent = 0);
 void encode_result(Writer& w, ObjectId task, std::uint32_t exec_ns, const ObjectData& outcome);
 void encode_result_ok(Writer& w, ObjectId task, std::uint32_t exec_ns, std::string_view bytes,
                       std::uint64_t type_tag);

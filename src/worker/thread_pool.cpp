@@ -1,5 +1,6 @@
 #include "worker/thread_pool.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "worker/backoff.hpp"
@@ -32,7 +33,12 @@ void ThreadPool::spawn_locked() {
 void ThreadPool::begin_block() {
   std::lock_guard<std::mutex> lk(mu_);
   ++blocked_;
-  if (stopping_ || live_ - blocked_ - spares_ >= size_) return;
+  if (queue_.empty()) return;  // push() adds a thread when work arrives
+  replace_blocked_locked();
+}
+
+void ThreadPool::replace_blocked_locked() {
+  if (stopping_ || threads_.empty() || live_ - blocked_ - spares_ >= size_) return;
   if (spares_ > wake_spares_) {
     ++wake_spares_;
     spare_cv_.notify_one();
@@ -60,6 +66,7 @@ void ThreadPool::push(std::vector<Job>&& jobs) {
     std::lock_guard<std::mutex> lk(mu_);
     for (Job& j : jobs) queue_.push_back(std::move(j));
     wake = sleepers_ > 0;
+    if (blocked_ > 0) replace_blocked_locked();  // blocked threads leave the pool short
   }
   if (wake) cv_.notify_all();
 }
@@ -71,6 +78,23 @@ bool ThreadPool::try_run_one() {
     if (queue_.empty() || stopping_) return false;
     j = std::move(queue_.front());
     queue_.pop_front();
+  }
+  run_(j);
+  return true;
+}
+
+bool ThreadPool::try_run_child(ObjectId parent) {
+  if (parent == 0) return false;
+  Job j;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (stopping_) return false;
+    // Newest first: the child submitted last is the one most likely waited on next.
+    auto it = std::find_if(queue_.rbegin(), queue_.rend(),
+                           [&](const Job& q) { return q.parent == parent; });
+    if (it == queue_.rend()) return false;
+    j = std::move(*it);
+    queue_.erase(std::next(it).base());
   }
   run_(j);
   return true;

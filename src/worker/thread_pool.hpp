@@ -29,6 +29,7 @@ struct Job {
   ObjectId actor = 0;  // actor jobs
   int caller = 0;      // actor calls: the rank that made the call
   ObjectId task = 0;
+  ObjectId parent = 0;  // the task that submitted it
   std::uint64_t func = 0;
   std::uint32_t attempt = 0;
   std::string name;
@@ -56,6 +57,10 @@ class ThreadPool {
   void push(std::vector<Job>&& jobs);
   /// Runs one queued job on the calling thread; false if the queue was empty.
   bool try_run_one();
+  /// Runs, on the calling thread, a queued job submitted by task `parent` (which is waiting on
+  /// this thread). Safe where running arbitrary queued work is not: a child cannot depend on
+  /// the frames beneath its waiting parent. False if no such job is queued.
+  bool try_run_child(ObjectId parent);
   /// The calling pool thread is about to wait; another thread takes its place.
   void begin_block();
   void end_block();
@@ -87,6 +92,7 @@ class ThreadPool {
   bool warned_ = false;
   std::condition_variable spare_cv_;
   void spawn_locked();
+  void replace_blocked_locked();
   std::vector<std::thread> threads_;
 };
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -116,25 +117,83 @@ TEST(ThreadPool, TryRunOneRunsAQueuedJobOnTheCallingThread) {
   EXPECT_EQ(on_pool, (std::vector<bool>{false, false}));
 }
 
-TEST(ThreadPool, BlockedJobCanHelpByRunningQueuedJobs) {
-  // One thread: the first job waits for the second, which it must run itself.
-  std::atomic<bool> second_ran{false};
+// A latch a job can wait on (with a safety limit, so a broken pool fails instead of hanging).
+class Latch {
+ public:
+  void open() {
+    std::lock_guard<std::mutex> lk(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  bool wait(std::chrono::seconds limit = 10s) {
+    std::unique_lock<std::mutex> lk(mu_);
+    return cv_.wait_for(lk, limit, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+TEST(ThreadPool, BlockedJobIsReplacedByASpareThread) {
+  // One thread: job 1 blocks until job 2 ran, which needs a second thread.
+  Latch second_ran;
+  std::atomic<bool> first_saw_second{false};
   Counter done;
-  ThreadPool* self = nullptr;
+  ThreadPool* pool_ptr = nullptr;
   ThreadPool pool(1, [&](Job& j) {
     if (j.task == 1) {
-      while (!second_ran.load()) {
-        if (!self->try_run_one()) std::this_thread::yield();
-      }
+      pool_ptr->begin_block();
+      first_saw_second = second_ran.wait();
+      pool_ptr->end_block();
     } else {
-      second_ran = true;
+      second_ran.open();
     }
     done.add();
-  }, nullptr);
-  self = &pool;
+  }, nullptr, nullptr, /*start_now=*/false);
+  pool_ptr = &pool;
+  pool.start();
   pool.push(make_jobs(2, 1));
   ASSERT_TRUE(done.wait_for_count(2));
-  EXPECT_TRUE(second_ran.load());
+  EXPECT_TRUE(first_saw_second.load()) << "job 2 must run while job 1 is blocked";
+  EXPECT_EQ(pool.size(), 1) << "the configured size does not grow";
+}
+
+TEST(ThreadPool, SpareThreadsAreReusedAcrossBlocks) {
+  constexpr int kRounds = 40;
+  std::mutex mu;
+  std::set<std::thread::id> threads;
+  std::atomic<int> saw_partner{0};
+  ThreadPool* pool_ptr = nullptr;
+  std::vector<std::unique_ptr<Latch>> partner_ran;
+  for (int i = 0; i < kRounds; ++i) partner_ran.push_back(std::make_unique<Latch>());
+  Counter done;
+  ThreadPool pool(1, [&](Job& j) {
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      threads.insert(std::this_thread::get_id());
+    }
+    const auto round = static_cast<std::size_t>(j.task / 2);
+    if (j.task % 2 == 0) {  // the blocking job of this round
+      pool_ptr->begin_block();
+      if (partner_ran[round]->wait()) ++saw_partner;
+      pool_ptr->end_block();
+    } else {
+      partner_ran[round]->open();
+    }
+    done.add();
+  }, nullptr, nullptr, /*start_now=*/false);
+  pool_ptr = &pool;
+  pool.start();
+  for (int i = 0; i < kRounds; ++i) {  // one block/unblock cycle at a time
+    pool.push(make_jobs(2, 2 * i));
+    ASSERT_TRUE(done.wait_for_count(2 * (i + 1))) << "round " << i;
+  }
+  pool.stop();
+  EXPECT_EQ(saw_partner.load(), kRounds);
+  EXPECT_LE(threads.size(), 3u) << "a parked spare is woken again instead of starting a thread "
+                                   "per block";
 }
 
 TEST(ThreadPool, StopDropsQueuedJobsLetsTheRunningOneFinishAndJoins) {

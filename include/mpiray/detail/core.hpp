@@ -58,6 +58,7 @@ struct TaskSubmission {
   std::uint64_t func_id = 0;
   std::string args;
   std::vector<ObjectId> contained;  // refs serialized inside the arguments (held until done)
+  ObjectId parent = 0;              // the submitting task (set by the runtime)
   int pin = -1;
   int max_retries = 0;
   std::string name;
