@@ -5,7 +5,8 @@
 //   mpirun -np 3 --oversubscribe ./build/apps/bench/bench_metg [--k K] [--steps S] [--reps R] ...
 //
 // The task graph (as in Task Bench, Slaughter et al., SC20): `width` = worker ranks x K columns
-// over `steps` timesteps. Task (t, i) runs a compute-bound kernel of `iterations` iterations
+// over `steps` timesteps (per point: about --run-ms of pure kernel time on the cores, between
+// --min-steps and --steps, so that runs stay short and their medians dodge other jobs' bursts). Task (t, i) runs a compute-bound kernel of `iterations` iterations
 // (16 independent 4-wide fused multiply-adds over a 64-double buffer = 128 FLOP per iteration,
 // AVX2+FMA when the CPU has it) seeded from its inputs, and produces a 16-byte output. Patterns:
 //   trivial  no dependencies
@@ -17,9 +18,13 @@
 // Systems:
 //   mpiray   one mpiray task per graph node; dependencies are passed as ObjectRef arguments.
 //            The driver submits the graph row by row (keeping only the previous row's refs)
-//            and then gets the last row (trivial: every result). Placement (--placement):
-//            cyclic (default: column i pinned with on_rank to worker 1 + i % workers), block
-//            (contiguous column blocks per worker) or auto (the scheduler places the tasks).
+//            and then gets the last row (trivial: every result). Placement (--placement): auto
+//            (default: the scheduler places the tasks), cyclic (column i pinned with on_rank to
+//            worker 1 + i % workers) or block (contiguous column blocks pinned per worker). On the
+//            2-core VM at np=3 the three are equal within noise for tasks of ~8 µs; for ~1 µs
+//            tasks auto was fastest (k=16: 160 ms vs 255 cyclic and 262 block, medians of three
+//            launches), because every 16-byte output travels through rank 0 anyway: pinning buys
+//            no locality here, it only takes the choice of the least-loaded rank away.
 //   raw_mpi  one rank per block of contiguous columns (ranks 1..N-1, the same ranks that run
 //            mpiray's tasks); each timestep exchanges the boundary outputs of the previous step
 //            with the neighbouring ranks (MPI_Irecv / MPI_Isend / MPI_Waitall), then computes
@@ -31,16 +36,16 @@
 // per rank (rank 0, the driver and scheduler, is not counted); raw_mpi: compute ranks. One
 // process (no mpirun): mpiray's own task threads; raw_mpi: 1.
 //   granularity = wall x cores / tasks          (the average task duration the system achieves)
-//   efficiency  = FLOP/s / peak FLOP/s; peak = the best median FLOP/s of either system in the
-//                 pattern's sweep: normally a point with the largest tasks, and one common
-//                 yardstick for both systems (taking the best point keeps one slowed-down median
-//                 at the largest size, on a shared machine, from inflating every efficiency)
+//   efficiency  = FLOP/s / peak FLOP/s; peak = the better of the two systems' median FLOP/s
+//                 with the largest tasks (--max-iterations, measured with twice the repetitions):
+//                 one common yardstick for both systems
 //   METG        = the smallest granularity among the points at >= 50% efficiency; when the next
 //                 point of the sweep is below 50%, the crossing between the two is interpolated
 //                 (log granularity linear in efficiency).
 // `iterations` goes down by powers of 2 from --max-iterations to --min-iterations; a system's
 // sweep stops after two points in a row below 50%. Every point is the median of --reps runs,
-// mpiray's and plain MPI's runs alternating.
+// mpiray's and plain MPI's runs alternating. A comment line per pattern also gives the METGs
+// computed from each point's fastest run (noise from other jobs only ever slows runs down).
 //
 // Output: a table line per pattern, system and iteration count,
 //   # pattern=stencil system=mpiray iterations=4096 granularity_us=... efficiency=...
@@ -334,8 +339,9 @@ RunResult run_raw(const Graph& g, MPI_Comm world) {
 
 // ---------------------------------------------------------------- sweep and report
 struct Point {
-  long iterations = 0;
-  double wall = 0;  // median seconds
+  long iterations = 0, steps = 0;
+  double wall = 0;       // median seconds
+  double best_wall = 0;  // fastest run's seconds
   int cores = 0;
   double flops = 0, granularity_us = 0, efficiency = 0;
 };
@@ -386,9 +392,20 @@ double metg_of(const std::vector<Point>& pts, std::string* how) {
   return m;
 }
 
+// The 1-minute load average (Linux), to tell how busy the machine was; "?" elsewhere.
+std::string load_average() {
+  std::FILE* f = std::fopen("/proc/loadavg", "r");
+  if (!f) return "?";
+  char buf[32] = {0};
+  const int n = std::fscanf(f, "%31s", buf);
+  std::fclose(f);
+  return n == 1 ? buf : "?";
+}
+
 struct Options {
-  long k = 4, steps = 400, reps = 3, max_it = 1 << 16, min_it = 1;
-  Placement placement = Placement::kCyclic;
+  long k = 4, steps = 1000, min_steps = 20, reps = 5, max_it = 1 << 16, min_it = 1;
+  long run_ms = 40;  // aimed length of one run at full efficiency
+  Placement placement = Placement::kAuto;
   std::vector<Pattern> patterns{Pattern::kStencil, Pattern::kTrivial, Pattern::kNearest};
 };
 
@@ -403,13 +420,18 @@ void usage() {
       << "bench_metg: Task Bench METG(50%) of mpiray vs a plain-MPI stencil, same launch\n"
          "usage: mpirun -np 3 --oversubscribe bench_metg [options]\n"
          "  --k K                columns per worker rank: width = workers x K (default 4)\n"
-         "  --steps S            timesteps (default 400)\n"
-         "  --reps R             runs per point, medians are used (default 3)\n"
+         "  --steps S            most timesteps per run (default 1000)\n"
+         "  --min-steps S        fewest timesteps per run (default 20)\n"
+         "  --run-ms T           timesteps per point are chosen so that one run of the kernel\n"
+         "                       alone would take about T ms on the cores (default 40), between\n"
+         "                       --min-steps and --steps: short runs, so the medians of several\n"
+         "                       dodge other jobs' bursts on a shared machine\n"
+         "  --reps R             runs per point and system, medians are used (default 5)\n"
          "  --max-iterations N   largest kernel iteration count, the efficiency yardstick (default 65536)\n"
          "  --min-iterations N   smallest iteration count of the sweep (default 1)\n"
          "  --patterns LIST      comma-separated subset of stencil,trivial,nearest (default all)\n"
-         "  --placement P        mpiray placement: cyclic (column i on worker 1 + i % workers,\n"
-         "                       default), block, or auto (the scheduler decides)\n"
+         "  --placement P        mpiray placement: auto (the scheduler decides, default), cyclic\n"
+         "                       (column i pinned to worker 1 + i % workers) or block\n"
          "Kernel: 64 doubles, 16 independent 4-wide FMAs per iteration = 128 FLOP (AVX2+FMA if\n"
          "available). cores = worker ranks x task threads (mpiray) / compute ranks (plain MPI);\n"
          "granularity = wall x cores / tasks; efficiency = FLOP/s / best FLOP/s at the largest\n"
@@ -419,21 +441,23 @@ void usage() {
       << mpiray::runtime_help();
 }
 
-// Rank 0: adds the medians of one point to the sweeps and raises the yardstick (`peak`, the best
-// FLOP/s seen so far). A sweep ends after two points in a row below 50% of the yardstick so far
-// (the final yardstick can only be higher, so no point that matters is skipped).
+// Rank 0: adds the medians of one point to the sweeps. The yardstick (`peak`) is the better of the
+// two systems' median FLOP/s at the largest tasks (the first point). A sweep ends after two
+// points in a row below 50% of it.
 void add_point(long it, const Graph& g, const std::vector<double> (&w)[2], const int (&cores)[2],
                Sweep (&sweeps)[2], double* peak, int (&active)[2]) {
   for (int s = 0; s < 2; ++s) {
     if (w[s].empty()) continue;
     Point p;
     p.iterations = it;
+    p.steps = g.steps;
     p.wall = median(w[s]);
+    p.best_wall = *std::min_element(w[s].begin(), w[s].end());
     p.cores = cores[s];
     p.flops = static_cast<double>(g.tasks()) * kFlopPerIter * static_cast<double>(it) / p.wall;
     p.granularity_us = p.wall * p.cores / static_cast<double>(g.tasks()) * 1e6;
     sweeps[s].points.push_back(p);
-    *peak = std::max(*peak, p.flops);
+    if (sweeps[s].points.size() == 1) *peak = std::max(*peak, p.flops);
   }
   for (int s = 0; s < 2; ++s) {
     const auto& pts = sweeps[s].points;
@@ -451,8 +475,26 @@ void print_sweeps(Pattern pat, Sweep (&sweeps)[2], double peak) {
       std::cout << "# pattern=" << pattern_name(pat) << " system=" << (s == 0 ? "mpiray" : "raw_mpi")
                 << " iterations=" << p.iterations << " granularity_us=" << fmt(p.granularity_us)
                 << " efficiency=" << fmt(p.efficiency, 3) << " wall_ms=" << fmt(p.wall * 1e3)
-                << " gflops=" << fmt(p.flops * 1e-9) << " cores=" << p.cores << std::endl;
+                << " gflops=" << fmt(p.flops * 1e-9) << " cores=" << p.cores << " steps=" << p.steps
+                << std::endl;
     }
+}
+
+// The same sweeps with each point's fastest run instead of its median (other jobs on a shared
+// machine only ever slow a run down), efficiencies against that yardstick.
+void best_of_runs(const Sweep (&in)[2], Sweep (&out)[2]) {
+  double peak = 0;
+  for (int s = 0; s < 2; ++s) {
+    out[s].points = in[s].points;
+    for (Point& p : out[s].points) {
+      p.flops *= p.wall / p.best_wall;
+      p.granularity_us *= p.best_wall / p.wall;
+      p.wall = p.best_wall;
+    }
+    if (!out[s].points.empty()) peak = std::max(peak, out[s].points.front().flops);
+  }
+  for (int s = 0; s < 2; ++s)
+    for (Point& p : out[s].points) p.efficiency = p.flops / peak;
 }
 
 }  // namespace
@@ -465,10 +507,12 @@ int main(int argc, char** argv) {
   Options o;
   o.k = std::max(1L, arg_long(argc, argv, "--k", o.k));
   o.steps = std::max(2L, arg_long(argc, argv, "--steps", o.steps));
+  o.min_steps = std::max(2L, std::min(o.steps, arg_long(argc, argv, "--min-steps", o.min_steps)));
+  o.run_ms = std::max(1L, arg_long(argc, argv, "--run-ms", o.run_ms));
   o.reps = std::max(1L, arg_long(argc, argv, "--reps", o.reps));
   o.max_it = std::max(1L, arg_long(argc, argv, "--max-iterations", o.max_it));
   o.min_it = std::max(1L, std::min(o.max_it, arg_long(argc, argv, "--min-iterations", o.min_it)));
-  const std::string pl = arg_str(argc, argv, "--placement", "cyclic");
+  const std::string pl = arg_str(argc, argv, "--placement", "auto");
   const std::string pats = arg_str(argc, argv, "--patterns", "stencil,trivial,nearest");
   if (pl == "cyclic") o.placement = Placement::kCyclic;
   else if (pl == "block") o.placement = Placement::kBlock;
@@ -500,13 +544,35 @@ int main(int argc, char** argv) {
   const long width = workers * o.k;
   const char* placement_name = pl.c_str();
   const auto t_start = Clock::now();
+  // Seconds per kernel iteration on this machine (rank 0's best of 5), to size the runs.
+  double sec_per_iter = 0;
+  if (rank == 0) {
+    double best = 1e9;
+    for (int r = 0; r < 5; ++r) {
+      const auto t0 = Clock::now();
+      volatile double sink = compute(nullptr, 0, 1 << 14, r).value;
+      (void)sink;
+      best = std::min(best, seconds_since(t0));
+    }
+    sec_per_iter = best / (1 << 14);
+  }
+  MPI_Bcast(&sec_per_iter, 1, MPI_DOUBLE, 0, world);
+  // Timesteps for a point: about --run-ms of pure kernel time on `workers` cores.
+  auto steps_for = [&](long it) {
+    const double task_s = static_cast<double>(it) * sec_per_iter + 0.2e-6;
+    const double s = o.run_ms * 1e-3 * static_cast<double>(workers) / (static_cast<double>(width) * task_s);
+    return std::max(o.min_steps, std::min(o.steps, static_cast<long>(s)));
+  };
 
   if (rank == 0) {
     std::cout << "# bench_metg: np=" << size << " width=" << width << " (" << workers
-              << " worker rank(s) x k=" << o.k << ") steps=" << o.steps << " reps=" << o.reps
+              << " worker rank(s) x k=" << o.k << ") steps=" << o.min_steps << ".." << o.steps
+              << " (about " << o.run_ms << " ms of kernel per run) reps=" << o.reps
               << " iterations " << o.max_it << " -> " << o.min_it << " (powers of 2)"
               << " kernel=" << (use_fma() ? "avx2-fma" : "plain") << " mpiray placement="
-              << placement_name << "\n# cores: mpiray = worker ranks x task threads (driver rank 0 "
+              << placement_name << " kernel_ns_per_iteration=" << fmt(sec_per_iter * 1e9, 3)
+              << " load_average=" << load_average()
+              << "\n# cores: mpiray = worker ranks x task threads (driver rank 0 "
                  "not counted); raw_mpi = compute ranks 1..N-1 (rank 0 sleeps)"
               << std::endl;
   }
@@ -523,10 +589,11 @@ int main(int argc, char** argv) {
     Sweep sweeps[2];  // 0 = mpiray, 1 = raw_mpi
     double peak = 0;
     for (long it = o.max_it; it >= o.min_it && (sweeps[0].active || sweeps[1].active); it /= 2) {
-      const Graph g{pat, width, o.steps, it};
+      const Graph g{pat, width, steps_for(it), it};
       std::vector<double> w[2];
       int cores[2] = {0, 0};
-      for (long r = 0; r < o.reps; ++r) {
+      const long reps = it == o.max_it ? 2 * o.reps : o.reps;  // the yardstick: more runs
+      for (long r = 0; r < reps; ++r) {
         double sums[2] = {0, 0};
         for (int s = 0; s < 2; ++s) {
           if (!sweeps[s].active) continue;
@@ -558,6 +625,14 @@ int main(int argc, char** argv) {
       const double m1 = metg_of(sweeps[1].points, &how1);
       std::cout << "# pattern=" << pattern_name(pat) << " mpiray METG: " << how0 << "\n"
                 << "# pattern=" << pattern_name(pat) << " raw_mpi METG: " << how1 << std::endl;
+      Sweep best[2];
+      best_of_runs(sweeps, best);
+      std::string unused;
+      const double b0 = metg_of(best[0].points, &unused), b1 = metg_of(best[1].points, &unused);
+      std::cout << "# pattern=" << pattern_name(pat) << " with each point's fastest of " << o.reps
+                << " runs instead of the median: METG mpiray " << fmt(b0) << " us";
+      if (size > 1) std::cout << ", raw_mpi " << fmt(b1) << " us, ratio " << fmt(b0 / b1);
+      std::cout << std::endl;
       const std::string base = pat == Pattern::kStencil ? "metg" : std::string("metg_") + pattern_name(pat);
       std::ostringstream ms;
       ms << "metric=" << base << "_us value=" << fmt(m0) << " unit=us\n";
@@ -570,7 +645,8 @@ int main(int argc, char** argv) {
   }
   if (rank == 0) {
     for (const auto& m : metric_lines) std::cout << m;
-    std::cout << "# bench_metg: " << fmt(seconds_since(t_start), 3) << " s" << (ok ? "" : " (WRONG RESULTS)")
+    std::cout << "# bench_metg: " << fmt(seconds_since(t_start), 3) << " s, load average now "
+              << load_average() << " (other jobs on this machine)" << (ok ? "" : " (WRONG RESULTS)")
               << std::endl;
   }
   MPI_Comm_free(&world);
