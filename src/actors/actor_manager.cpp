@@ -16,12 +16,14 @@ void ActorManager::create(ObjectId actor, std::uint64_t class_id, int max_concur
   inst.max_concurrency = max_concurrency < 1 ? 1 : max_concurrency;
   inst.ctor_args = std::move(args);
   dirty_.insert(actor);
+  has_dirty_.store(true, std::memory_order_release);
 }
 
 void ActorManager::call(ObjectId actor, ActorCall&& c) {
   std::lock_guard<std::mutex> lk(mu_);
   actors_[actor].queue.push_back(std::move(c));
   dirty_.insert(actor);
+  has_dirty_.store(true, std::memory_order_release);
 }
 
 void ActorManager::kill(ObjectId actor) {
@@ -29,6 +31,7 @@ void ActorManager::kill(ObjectId actor) {
   Instance& inst = actors_[actor];
   inst.dead = true;
   dirty_.insert(actor);
+  has_dirty_.store(true, std::memory_order_release);
 }
 
 ObjectPtr ActorManager::dead_error(ObjectId actor, const Instance& inst, const ActorCall& c) const {
@@ -142,6 +145,7 @@ bool ActorManager::next(Job& job, std::vector<Failed>& failed,
     return true;
   --inst.running;
   dirty_.insert(job.actor);
+  has_dirty_.store(true, std::memory_order_release);
   return false;
 }
 
@@ -149,12 +153,17 @@ void ActorManager::finish(ObjectId actor) {
   std::lock_guard<std::mutex> lk(mu_);
   --actors_[actor].running;
   dirty_.insert(actor);
+  has_dirty_.store(true, std::memory_order_release);
 }
 
 bool ActorManager::pump(std::vector<Job>& jobs, std::vector<Failed>& failed,
                         const std::function<void(ObjectId)>& request) {
+  if (!has_dirty_.load(std::memory_order_acquire)) return false;  // no lock when nothing changed
   std::lock_guard<std::mutex> lk(mu_);
-  if (dirty_.empty()) return false;
+  if (dirty_.empty()) {
+    has_dirty_.store(false, std::memory_order_release);
+    return false;
+  }
   bool did = false;
   std::vector<ObjectId> still_dirty;
   for (ObjectId actor : dirty_) {
@@ -197,6 +206,7 @@ bool ActorManager::pump(std::vector<Job>& jobs, std::vector<Failed>& failed,
   }
   dirty_.clear();
   dirty_.insert(still_dirty.begin(), still_dirty.end());
+  has_dirty_.store(!dirty_.empty(), std::memory_order_release);
   return did;
 }
 
@@ -226,6 +236,7 @@ std::shared_ptr<const ErrorInfo> ActorManager::run(Job& job, Writer& out) {
       inst.ready = true;
     }
     dirty_.insert(job.actor);
+  has_dirty_.store(true, std::memory_order_release);
     return nullptr;
   }
   std::shared_ptr<void> obj;

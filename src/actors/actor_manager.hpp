@@ -10,6 +10,7 @@
 // Thread-safety: every method may be called from any thread (an internal mutex); pump() is
 // called by the progress engine, run() by pool threads.
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -94,6 +95,7 @@ class ActorManager {
   mutable std::mutex mu_;
   std::unordered_map<ObjectId, Instance> actors_;
   std::unordered_set<ObjectId> dirty_;
+  std::atomic<bool> has_dirty_{false};  // dirty_ may be non-empty
 };
 
 }  // namespace mpiray::detail

@@ -22,9 +22,13 @@ void ObjectTable::account(const ObjectPtr& old_data, const ObjectPtr& new_data) 
 }
 
 void ObjectTable::drain_contained() {
+  if (!release_pending_.load(std::memory_order_acquire)) return;  // the common case: no lock
   for (;;) {
     std::lock_guard<std::mutex> lk(mu_);
-    if (to_release_.empty()) return;
+    if (to_release_.empty()) {
+      release_pending_.store(false, std::memory_order_release);
+      return;
+    }
     std::vector<ObjectId> ids;
     ids.swap(to_release_);
     for (ObjectId id : ids) release_locked(id);  // may queue more (values inside values)
@@ -48,6 +52,7 @@ bool ObjectTable::add_borrow(ObjectId id) {
 
 void ObjectTable::erase(std::unordered_map<ObjectId, Entry>::iterator it) {
   for (ObjectId c : it->second.contained) to_release_.push_back(c);
+  if (!it->second.contained.empty()) release_pending_.store(true, std::memory_order_release);
   if (it->second.spilled) std::remove(it->second.spill_path.c_str());
   account(it->second.data, nullptr);
   if (free_hook_ && (it->second.data || it->second.origin >= 0 || !it->second.copies.empty()))

@@ -125,6 +125,7 @@ class ObjectTable {
   /// Releases the refs of values freed meanwhile (outside the lock: it frees in cascade).
   void drain_contained();
   std::vector<ObjectId> to_release_;  // guarded by mu_
+  std::atomic<bool> release_pending_{false};
   void account(const ObjectPtr& old_data, const ObjectPtr& new_data);
   FreeHook free_hook_;
   std::uint64_t bytes_held_ = 0;  // guarded by mu_

@@ -219,9 +219,10 @@ bool Runtime::sweep() {
   bool did = false;
   if (scheduler_) {
     std::vector<std::unique_ptr<TaskRecord>> in;
-    {
+    if (intake_size_.load(std::memory_order_acquire) != 0) {
       std::lock_guard<std::mutex> lk(intake_mu_);
       in.swap(intake_);
+      intake_size_.store(0, std::memory_order_release);
     }
     for (auto& t : in) scheduler_->submit(std::move(t));
     did = did || !in.empty();
@@ -243,10 +244,8 @@ bool Runtime::sweep() {
     }
     std::vector<ObjectId> completed = scheduler_->take_completed();
     if (!completed.empty()) answer_waiters(completed);
-    unfinished_.store(scheduler_->outstanding() + [&] {
-      std::lock_guard<std::mutex> lk(intake_mu_);
-      return intake_.size();
-    }(), std::memory_order_release);
+    unfinished_.store(scheduler_->outstanding() + intake_size_.load(std::memory_order_acquire),
+                      std::memory_order_release);
   }
   did = flush_outboxes() || did;
   did = transport_->test_sends() || did;
@@ -596,6 +595,7 @@ ObjectId Runtime::submit(TaskSubmission&& s) {
     {
       std::lock_guard<std::mutex> lk(intake_mu_);
       intake_.push_back(std::move(t));
+      intake_size_.store(intake_.size(), std::memory_order_release);
     }
     unfinished_.fetch_add(1, std::memory_order_release);
   } else {
@@ -654,8 +654,7 @@ bool Runtime::wait_until(Done&& done, Deadline deadline, ObjectId single) {
       if (reported_block) queue_record(0, [](Writer& w) { encode_id(w, MsgType::kUnblock, 0); });
       throw RuntimeError("mpiray: the runtime is shutting down; the object will not arrive");
     }
-    const auto now = Clock::now();
-    if (deadline && now >= *deadline) {
+    if (deadline && Clock::now() >= *deadline) {
       ok = false;
       break;
     }
@@ -681,7 +680,7 @@ bool Runtime::wait_until(Done&& done, Deadline deadline, ObjectId single) {
       reported_block = true;
       kick();
     }
-    auto until = now + w;
+    auto until = Clock::now() + w;
     if (deadline && *deadline < until) until = *deadline;
     poller.set(false);
     kick(/*strong=*/true);  // we stop polling: the progress thread must not wait out its courtesy

@@ -163,6 +163,9 @@ class Runtime {
   std::unordered_map<ObjectId, Attached> attached_;
   std::mutex freed_mu_;
   std::vector<ObjectId> freed_;  // freed objects to detach (the free hook runs on any thread)
+  std::atomic<bool> freed_pending_{false};
+  std::atomic<std::size_t> attached_count_{0};  // values exposed in the window right now
+  std::atomic<bool> bcast_pending_{false};
   struct Bcast {
     int handle;
     ObjectId id;
@@ -179,6 +182,7 @@ class Runtime {
 
   std::mutex intake_mu_;
   std::vector<std::unique_ptr<TaskRecord>> intake_;  // rank 0: submissions not yet scheduled
+  std::atomic<std::size_t> intake_size_{0};           // lets sweeps skip the lock when empty
   std::unordered_map<ObjectId, std::vector<int>> remote_waiters_;  // rank 0, under progress_mu_
   std::atomic<std::size_t> unfinished_{0};  // rank 0: tasks submitted and not yet complete
 

@@ -160,6 +160,7 @@ ObjectId Runtime::broadcast(std::string bytes, std::uint64_t type_tag) {
   {
     std::lock_guard<std::mutex> lk(bcast_mu_);
     pending_bcasts_.push_back({-1, id, d});
+    bcast_pending_.store(true, std::memory_order_release);
   }
   kick();
   return id;
@@ -271,6 +272,7 @@ void Runtime::handle_fetch(int reader, ObjectId id) {
   if (!a.data) {
     a.data = d;
     a.addr = transport_->attach(d->bytes.data(), d->bytes.size());
+    attached_count_.store(attached_.size(), std::memory_order_release);
   }
   ++a.pins;
   queue_record(reader, [&](Writer& w) {
@@ -322,6 +324,7 @@ void Runtime::handle_fetch_done(ObjectId id) {
   if (--it->second.pins == 0) {
     transport_->detach(it->second.data->bytes.data());
     attached_.erase(it);
+    attached_count_.store(attached_.size(), std::memory_order_release);
   }
 }
 
@@ -333,9 +336,10 @@ void Runtime::on_object_freed(ObjectId id, const ObjectPtr& data, int origin,
     for (int r : copies)
       if (r != origin && r != 0) queue_record(r, [&](Writer& w) { encode_id(w, MsgType::kFree, id); });
   }
-  if (data && data->local()) {
+  if (data && data->local() && attached_count_.load(std::memory_order_acquire) > 0) {
     std::lock_guard<std::mutex> lk(freed_mu_);
     freed_.push_back(id);
+    freed_pending_.store(true, std::memory_order_release);
   }
 }
 
@@ -343,7 +347,7 @@ bool Runtime::object_housekeeping() {
   bool did = false;
   // Detach freed values once no read is in flight.
   std::vector<ObjectId> freed;
-  {
+  if (freed_pending_.exchange(false, std::memory_order_acq_rel)) {
     std::lock_guard<std::mutex> lk(freed_mu_);
     freed.swap(freed_);
   }
@@ -353,12 +357,13 @@ bool Runtime::object_housekeeping() {
     if (it->second.pins == 0) {
       transport_->detach(it->second.data->bytes.data());
       attached_.erase(it);
+      attached_count_.store(attached_.size(), std::memory_order_release);
     } else {
       it->second.freed = true;
     }
   }
   // Broadcasts: rank 0 posts the ones the driver started, everyone completes theirs.
-  if (layout_.rank == 0) {
+  if (layout_.rank == 0 && bcast_pending_.exchange(false, std::memory_order_acq_rel)) {
     std::vector<Bcast> start;
     {
       std::lock_guard<std::mutex> lk(bcast_mu_);
