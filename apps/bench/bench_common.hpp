@@ -62,13 +62,16 @@ inline void raw_worker() {
   }
 }
 
-// Returns tasks/s on rank 0 (0 elsewhere). `window` tasks in flight per worker.
-inline double raw_master_worker(long n, int window) {
+// Plain-MPI request/reply: rank 0 keeps `window` requests in flight to each of the first
+// `servers` worker ranks (the other workers stay idle). Returns requests/s on rank 0, 0 elsewhere.
+inline double raw_requests(long n, int window, int servers) {
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   if (size < 2) return 0.0;
+  servers = std::max(1, std::min(servers, size - 1));
   MPI_Barrier(MPI_COMM_WORLD);
+  if (rank > servers) return 0.0;
   if (rank != 0) {
     raw_worker();
     return 0.0;
@@ -76,7 +79,7 @@ inline double raw_master_worker(long n, int window) {
   const auto t0 = Clock::now();
   long sent = 0, done = 0;
   RawTask t{0, 1, 2, 3};
-  for (int w = 1; w < size; ++w)
+  for (int w = 1; w <= servers; ++w)
     for (int k = 0; k < window && sent < n; ++k) {
       t.id = sent++;
       MPI_Send(&t, sizeof t, MPI_BYTE, w, kTaskTag, MPI_COMM_WORLD);
@@ -92,9 +95,12 @@ inline double raw_master_worker(long n, int window) {
     }
   }
   const double secs = seconds_since(t0);
-  for (int w = 1; w < size; ++w) MPI_Send(&t, sizeof t, MPI_BYTE, w, kStopTag, MPI_COMM_WORLD);
+  for (int w = 1; w <= servers; ++w) MPI_Send(&t, sizeof t, MPI_BYTE, w, kStopTag, MPI_COMM_WORLD);
   return n / secs;
 }
+
+// Master/worker over every worker rank, `window` tasks in flight per worker.
+inline double raw_master_worker(long n, int window) { return raw_requests(n, window, 1 << 30); }
 
 // Sync: one task in flight in the whole job, round robin over workers.
 inline double raw_sync(long n) {
@@ -122,38 +128,7 @@ inline double raw_sync(long n) {
 }
 
 // Request/reply with a single server rank (rank 1): the reference for calls to one actor.
-// `window` requests in flight; other workers idle.
-inline double raw_one_worker(long n, int window) {
-  int rank = 0, size = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  if (size < 2) return 0.0;
-  MPI_Barrier(MPI_COMM_WORLD);
-  if (rank > 1) return 0.0;
-  if (rank == 1) {
-    raw_worker();
-    return 0.0;
-  }
-  const auto t0 = Clock::now();
-  long sent = 0, done = 0;
-  RawTask t{0, 1, 2, 3};
-  for (int k = 0; k < window && sent < n; ++k) {
-    t.id = sent++;
-    MPI_Send(&t, sizeof t, MPI_BYTE, 1, kTaskTag, MPI_COMM_WORLD);
-  }
-  RawResult r;
-  while (done < n) {
-    MPI_Recv(&r, sizeof r, MPI_BYTE, 1, kResultTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-    ++done;
-    if (sent < n) {
-      t.id = sent++;
-      MPI_Send(&t, sizeof t, MPI_BYTE, 1, kTaskTag, MPI_COMM_WORLD);
-    }
-  }
-  const double secs = seconds_since(t0);
-  MPI_Send(&t, sizeof t, MPI_BYTE, 1, kStopTag, MPI_COMM_WORLD);
-  return n / secs;
-}
+inline double raw_one_worker(long n, int window) { return raw_requests(n, window, 1); }
 
 // Synchronous request/reply with rank 1 only.
 inline double raw_sync_one(long n) { return raw_one_worker(n, 1); }
