@@ -1,10 +1,12 @@
 #include "transport/mpi_transport.hpp"
 
+#include <dlfcn.h>
 #include <mpi.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <limits>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -26,6 +28,39 @@ void check(int rc, const char* what) {
 }
 
 MPI_Comm& as_comm(void* p) { return *static_cast<MPI_Comm*>(p); }
+
+// Open MPI makes every empty progress call (each MPI_Improbe that finds nothing) a sched_yield
+// system call when a node is oversubscribed. mpiray's progress engine already backs off on its
+// own (spin, yield, sleep), so that extra syscall only adds latency: it halved the synchronous
+// task rate on 3 ranks over 2 cores. The switch is Open MPI's own exported setter; other MPI
+// libraries lack the symbol and are left alone. MPIRAY_MPI_YIELD=1 keeps MPI's behaviour.
+struct OpalYield {
+  using Setter = void (*)(bool);
+  Setter set = nullptr;
+  const bool* current = nullptr;
+  OpalYield() {
+    set = reinterpret_cast<Setter>(dlsym(RTLD_DEFAULT, "opal_progress_set_yield_when_idle"));
+    current = static_cast<const bool*>(dlsym(RTLD_DEFAULT, "opal_progress_yield_when_idle"));
+    if (!set || !current) set = nullptr;
+  }
+};
+
+/// Turns MPI's yield-when-idle off; returns the previous value for restore_mpi_yield (-1: none).
+int disable_mpi_yield() {
+  const char* keep = std::getenv("MPIRAY_MPI_YIELD");
+  if (keep && std::string(keep) == "1") return -1;
+  static const OpalYield y;
+  if (!y.set) return -1;
+  const int before = *y.current ? 1 : 0;
+  y.set(false);
+  return before;
+}
+
+void restore_mpi_yield(int before) {
+  if (before < 0) return;
+  static const OpalYield y;
+  if (y.set) y.set(before == 1);
+}
 
 }  // namespace
 
@@ -84,9 +119,11 @@ MpiTransport::MpiTransport(int* argc, char*** argv) {
   gethostname(host, sizeof(host) - 1);
   layout_.hostname = host;
   recv_buf_.resize(1 << 16);
+  mpi_yield_before_ = disable_mpi_yield();
 }
 
 MpiTransport::~MpiTransport() {
+  restore_mpi_yield(mpi_yield_before_);
   for (PendingSend* s : sends_) {
     if (s->req != MPI_REQUEST_NULL) MPI_Cancel(&s->req);
     delete s;

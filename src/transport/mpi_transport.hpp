@@ -75,6 +75,7 @@ class MpiTransport {
   struct PendingSend;
   Layout layout_;
   bool finalize_ = false;
+  int mpi_yield_before_ = -1;  // Open MPI's yield-when-idle before we turned it off (-1: untouched)
   void* comm_ = nullptr;  // MPI_Comm, kept opaque so this header needs no mpi.h
   void* win_ = nullptr;   // MPI_Win (dynamic)
   std::map<int, std::vector<void*>> bcasts_;  // per handle: outstanding MPI_Request* chunks
