@@ -21,6 +21,7 @@
 
 #include "mpiray/detail/codec.hpp"
 #include "mpiray/detail/core.hpp"
+#include "mpiray/detail/in_place.hpp"
 #include "mpiray/errors.hpp"
 
 namespace mpiray {
@@ -88,7 +89,10 @@ class ObjectRef {
   }
 
   /// Blocks until the value exists, then returns a copy; rethrows a failed task's TaskError.
-  T get() const { return detail::decode_object<T>(detail::get_object(checked_id(), std::nullopt)); }
+  T get() const {
+    detail::use_in_place<T>();
+    return detail::decode_object<T>(detail::get_object(checked_id(), std::nullopt));
+  }
   /// As get(), but throws mpiray::TimeoutError once `timeout` has passed.
   template <class Rep, class Period>
   T get(std::chrono::duration<Rep, Period> timeout) const {
@@ -100,6 +104,7 @@ class ObjectRef {
   /// freed. Throws like get().
   std::shared_ptr<const T> view() const {
     static_assert(!std::is_void_v<T>, "view() needs a value type");
+    detail::use_in_place<T>();
     return detail::view_object<T>(detail::get_object(checked_id(), std::nullopt));
   }
   /// True once the value (or its error) exists; never blocks.

@@ -63,10 +63,18 @@ int num_threads() noexcept;
 template <class T>
 ObjectRef<std::decay_t<T>> put(T&& value) {
   using V = std::decay_t<T>;
-  detail::ContainedScope refs;  // ObjectRefs inside the value live as long as it does
-  std::string bytes = detail::to_bytes(value);
-  return ObjectRef<V>::adopt(
-      detail::put_object(std::move(bytes), detail::type_tag_of<V>(), refs.take()));
+  if constexpr (detail::InPlace<V>::value) {
+    // The value itself is the stored object (moved or copied once); its storage is the bytes.
+    detail::use_in_place<V>();
+    auto v = std::make_shared<const V>(std::forward<T>(value));
+    detail::Blob bytes = detail::in_place_bytes(v);
+    return ObjectRef<V>::adopt(detail::put_object(std::move(bytes), detail::type_tag_of<V>(), {}, v));
+  } else {
+    detail::ContainedScope refs;  // ObjectRefs inside the value live as long as it does
+    std::string bytes = detail::to_bytes(value);
+    return ObjectRef<V>::adopt(
+        detail::put_object(std::move(bytes), detail::type_tag_of<V>(), refs.take()));
+  }
 }
 
 /// Gives every rank its own copy of `value` (one collective broadcast); later tasks on any rank
@@ -74,8 +82,15 @@ ObjectRef<std::decay_t<T>> put(T&& value) {
 template <class T>
 ObjectRef<std::decay_t<T>> broadcast(T&& value) {
   using V = std::decay_t<T>;
-  return ObjectRef<V>::adopt(
-      detail::broadcast_object(detail::to_bytes(value), detail::type_tag_of<V>()));
+  if constexpr (detail::InPlace<V>::value) {
+    detail::use_in_place<V>();  // receivers decode nothing: the collective writes into a V
+    auto v = std::make_shared<const V>(std::forward<T>(value));
+    return ObjectRef<V>::adopt(
+        detail::broadcast_object(detail::in_place_bytes(v), detail::type_tag_of<V>(), v));
+  } else {
+    return ObjectRef<V>::adopt(
+        detail::broadcast_object(detail::to_bytes(value), detail::type_tag_of<V>()));
+  }
 }
 
 /// Waits for every ref and returns the values in order; rethrows the first failed task's error.

@@ -184,9 +184,10 @@ void ObjectTable::restore(ObjectId id, Entry& e) {
   auto d = std::make_shared<ObjectData>();
   d->size = e.data->size;
   d->type_tag = e.data->type_tag;
-  d->bytes.resize(d->size);
+  char* dst = nullptr;
+  d->bytes = Blob::uninitialized(d->size, &dst);  // every byte comes from the file
   std::FILE* f = std::fopen(e.spill_path.c_str(), "rb");
-  const bool ok = f && std::fread(d->bytes.data(), 1, d->size, f) == d->size;
+  const bool ok = f && std::fread(dst, 1, d->size, f) == d->size;
   if (f) std::fclose(f);
   if (!ok)
     throw ObjectError("mpiray: object " + std::to_string(id) + " could not be read back from " +

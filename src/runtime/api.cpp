@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <iostream>
+#include <unordered_map>
 
 #include "mpiray/mpiray.hpp"
 #include "runtime/config.hpp"
@@ -25,11 +26,26 @@ Runtime& rt() {
 Runtime* current_runtime() noexcept { return g_runtime.load(std::memory_order_acquire); }
 
 ObjectId submit_task(TaskSubmission&& t) { return rt().submit(std::move(t)); }
-ObjectId put_object(std::string bytes, std::uint64_t type_tag, std::vector<ObjectId> contained) {
-  return rt().put(std::move(bytes), type_tag, std::move(contained));
+ObjectId put_object(Blob bytes, std::uint64_t type_tag, std::vector<ObjectId> contained,
+                    std::shared_ptr<const void> typed) {
+  return rt().put(std::move(bytes), type_tag, std::move(contained), std::move(typed));
 }
-ObjectId broadcast_object(std::string bytes, std::uint64_t type_tag) {
-  return rt().broadcast(std::move(bytes), type_tag);
+ObjectId broadcast_object(Blob bytes, std::uint64_t type_tag, std::shared_ptr<const void> typed) {
+  return rt().broadcast(std::move(bytes), type_tag, std::move(typed));
+}
+
+namespace {
+// Filled during static initialisation (before any thread exists), read-only afterwards.
+std::unordered_map<std::uint64_t, InPlaceMaker>& in_place_makers() {
+  static std::unordered_map<std::uint64_t, InPlaceMaker> m;
+  return m;
+}
+}  // namespace
+void register_in_place(std::uint64_t type_tag, InPlaceMaker make) { in_place_makers()[type_tag] = make; }
+InPlaceMaker find_in_place(std::uint64_t type_tag) noexcept {
+  const auto& m = in_place_makers();
+  const auto it = m.find(type_tag);
+  return it == m.end() ? nullptr : it->second;
 }
 void throw_type_mismatch(std::uint64_t stored, std::uint64_t wanted, const char* wanted_name) {
   (void)stored;

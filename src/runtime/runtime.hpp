@@ -48,8 +48,9 @@ class Runtime {
   int run(const std::function<int()>& body);
 
   ObjectId submit(TaskSubmission&& t);
-  ObjectId put(std::string bytes, std::uint64_t type_tag, std::vector<ObjectId> contained = {});
-  ObjectId broadcast(std::string bytes, std::uint64_t type_tag);
+  ObjectId put(Blob bytes, std::uint64_t type_tag, std::vector<ObjectId> contained = {},
+               std::shared_ptr<const void> typed = nullptr);
+  ObjectId broadcast(Blob bytes, std::uint64_t type_tag, std::shared_ptr<const void> typed = nullptr);
   ObjectPtr get(ObjectId id, Deadline deadline);
   std::vector<char> wait(const std::vector<ObjectId>& ids, std::size_t num, Deadline deadline);
   bool ready(ObjectId id);
@@ -99,7 +100,12 @@ class Runtime {
   void hand_over_contained(ObjectId container, std::uint8_t kind, std::vector<ObjectId> ids);
   std::unordered_map<ObjectId, std::vector<ObjectId>> task_contained_;  // rank 0, progress lock
   /// Keeps a value here for the job and returns its location record for rank 0.
-  ObjectData keep_local(ObjectId id, std::string bytes, std::uint64_t type_tag);
+  ObjectData keep_local(ObjectId id, Blob bytes, std::uint64_t type_tag,
+                        std::shared_ptr<const void> typed = nullptr);
+  /// A value of `size` bytes about to be written in place (fetch, broadcast, message): the
+  /// decoded value itself when the type allows (no decode copy later), else an uninitialised
+  /// buffer. `dst` receives where to write.
+  static std::shared_ptr<ObjectData> landing(std::uint64_t size, std::uint64_t type_tag, char** dst);
   /// Starts a one-sided read of `id` from `holder` (once). `keep`: cache the copy until rank 0
   /// frees the object (rank 0 knows this rank has it).
   void start_fetch(ObjectId id, int holder, bool keep);

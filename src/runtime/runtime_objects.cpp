@@ -14,6 +14,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include "mpiray/detail/registry.hpp"
@@ -34,11 +35,30 @@ std::size_t Runtime::inline_limit_from_env() {
   return static_cast<std::size_t>(kb) * 1024;
 }
 
-ObjectData Runtime::keep_local(ObjectId id, std::string bytes, std::uint64_t type_tag) {
+std::shared_ptr<ObjectData> Runtime::landing(std::uint64_t size, std::uint64_t type_tag, char** dst) {
+  auto d = std::make_shared<ObjectData>();
+  d->size = size;
+  d->type_tag = type_tag;
+  if (InPlaceMaker make = find_in_place(type_tag)) {
+    InPlaceTarget t = make(size);
+    if (t.value) {
+      *dst = t.data;
+      d->bytes = Blob::external(t.value, t.data, size);
+      d->typed = std::move(t.value);
+      return d;
+    }
+  }
+  d->bytes = Blob::uninitialized(size, dst);
+  return d;
+}
+
+ObjectData Runtime::keep_local(ObjectId id, Blob bytes, std::uint64_t type_tag,
+                               std::shared_ptr<const void> typed) {
   auto d = std::make_shared<ObjectData>();
   d->size = bytes.size();
   d->type_tag = type_tag;
   d->bytes = std::move(bytes);
+  d->typed = std::move(typed);
   table_.create_pending(id, 0);
   table_.set_held(id);  // stays until rank 0 frees it, whatever this rank's own references
   table_.complete(id, d);
@@ -102,7 +122,8 @@ void Runtime::hand_over_contained(ObjectId container, std::uint8_t kind, std::ve
   for (ObjectId id : ids) release(id);
 }
 
-ObjectId Runtime::put(std::string bytes, std::uint64_t type_tag, std::vector<ObjectId> contained) {
+ObjectId Runtime::put(Blob bytes, std::uint64_t type_tag, std::vector<ObjectId> contained,
+                      std::shared_ptr<const void> typed) {
   table_.reserve(bytes.size());  // spills older objects, or throws ObjectStoreFullError
   const ObjectId id = new_id();
   if (layout_.rank == 0) {
@@ -110,6 +131,7 @@ ObjectId Runtime::put(std::string bytes, std::uint64_t type_tag, std::vector<Obj
     d->size = bytes.size();
     d->type_tag = type_tag;
     d->bytes = std::move(bytes);
+    d->typed = std::move(typed);
     table_.create_pending(id, 1);
     table_.set_contained(id, contained);  // their references pass to the new object
     table_.complete(id, std::move(d));
@@ -121,12 +143,13 @@ ObjectId Runtime::put(std::string bytes, std::uint64_t type_tag, std::vector<Obj
   table_.create_pending(id, 1, /*owner_counts=*/true);
   ObjectData record;
   if (bytes.size() > inline_limit_) {
-    record = keep_local(id, std::move(bytes), type_tag);
+    record = keep_local(id, std::move(bytes), type_tag, std::move(typed));
   } else {
     auto d = std::make_shared<ObjectData>();
     d->size = bytes.size();
     d->type_tag = type_tag;
     d->bytes = std::move(bytes);
+    d->typed = std::move(typed);
     record = *d;
     table_.complete(id, std::move(d));
   }
@@ -135,7 +158,7 @@ ObjectId Runtime::put(std::string bytes, std::uint64_t type_tag, std::vector<Obj
   return id;
 }
 
-ObjectId Runtime::broadcast(std::string bytes, std::uint64_t type_tag) {
+ObjectId Runtime::broadcast(Blob bytes, std::uint64_t type_tag, std::shared_ptr<const void> typed) {
   if (layout_.rank != 0)
     throw ConfigError("mpiray: broadcast() is called from the driver (rank 0); inside a task, "
                       "return the value or put() it instead");
@@ -144,6 +167,7 @@ ObjectId Runtime::broadcast(std::string bytes, std::uint64_t type_tag) {
   d->size = bytes.size();
   d->type_tag = type_tag;
   d->bytes = std::move(bytes);
+  d->typed = std::move(typed);
   table_.create_pending(id, 1);
   table_.complete(id, d);
   if (layout_.size == 1) return id;
@@ -175,15 +199,13 @@ void Runtime::handle_broadcast(Reader& r) {
   const auto id = r.get<ObjectId>();
   const auto size = r.get<std::uint64_t>();
   const auto tag = r.get<std::uint64_t>();
-  auto d = std::make_shared<ObjectData>();
-  d->size = size;
-  d->type_tag = tag;
-  d->bytes.resize(size);
+  char* dst = nullptr;
+  auto d = landing(size, tag, &dst);
   table_.create_pending(id, 0);
   table_.set_held(id);       // a copy rank 0 knows about: kept until kFree
   table_.mark_fetching(id);   // tasks needing it wait for the broadcast instead of fetching
   table_.mark_requested(id);  // and get() does not ask rank 0 for it either
-  active_bcasts_.push_back({transport_->start_bcast(d->bytes.data(), size), id, d});
+  active_bcasts_.push_back({transport_->start_bcast(dst, size), id, d});
 }
 
 void Runtime::start_fetch(ObjectId id, int holder, bool keep) {
@@ -288,27 +310,30 @@ void Runtime::handle_fetch(int reader, ObjectId id) {
 
 void Runtime::handle_fetch_ready(int holder, Reader& r) {
   const auto id = r.get<ObjectId>();
-  auto d = std::make_shared<ObjectData>();
+  std::shared_ptr<ObjectData> d;
   const auto status = r.get<std::uint8_t>();
   if (status == 2) {  // sent as a message (no one-sided window)
-    d->type_tag = r.get<std::uint64_t>();
-    d->bytes.assign(r.get_bytes());
-    d->size = d->bytes.size();
+    const auto tag = r.get<std::uint64_t>();
+    const std::string_view bytes = r.get_bytes();
+    char* dst = nullptr;
+    d = landing(bytes.size(), tag, &dst);
+    if (!bytes.empty()) std::memcpy(dst, bytes.data(), bytes.size());
     stat_bytes_fetched_.fetch_add(d->size, std::memory_order_relaxed);
   } else if (status == 0) {
+    d = std::make_shared<ObjectData>();
     d->error = make_error_info("mpiray::get", holder, "mpiray::ObjectError",
                                "object " + std::to_string(id) + " was freed on rank " +
                                    std::to_string(holder) + " before it could be read");
   } else {
     const auto addr = r.get<std::uint64_t>();
     const auto size = r.get<std::uint64_t>();
-    d->type_tag = r.get<std::uint64_t>();
-    d->size = size;
-    d->bytes.resize(size);
+    const auto tag = r.get<std::uint64_t>();
+    char* dst = nullptr;
+    d = landing(size, tag, &dst);
     {
       TraceSpan span("fetch", "fetch object " + std::to_string(id) + " from rank " +
                                   std::to_string(holder), size);
-      transport_->get(d->bytes.data(), size, holder, addr);
+      transport_->get(dst, size, holder, addr);
     }
     stat_bytes_fetched_.fetch_add(size, std::memory_order_relaxed);
     queue_record(holder, [&](Writer& w) { encode_id(w, MsgType::kFetchDone, id); });
@@ -370,7 +395,8 @@ bool Runtime::object_housekeeping() {
       start.swap(pending_bcasts_);
     }
     for (Bcast& b : start) {
-      b.handle = transport_->start_bcast(b.data->bytes.data(), b.data->bytes.size());
+      // MPI_Ibcast only reads the root's buffer.
+      b.handle = transport_->start_bcast(const_cast<char*>(b.data->bytes.data()), b.data->bytes.size());
       active_bcasts_.push_back(std::move(b));
       did = true;
     }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -44,6 +45,13 @@ std::uint64_t checksum(const std::vector<T>& v) {
     std::memcpy(&w, &x, 8);
     h = (h ^ w) * 1099511628211ull;
   }
+  return h;
+}
+
+/// Order-sensitive hash of every byte (FNV-1a).
+inline std::uint64_t checksum_bytes(std::string_view s) {
+  std::uint64_t h = 14695981039346656037ull ^ s.size();
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
   return h;
 }
 

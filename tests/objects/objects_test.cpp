@@ -56,6 +56,14 @@ std::vector<std::uint64_t> sums_of_refs(std::vector<mpiray::ObjectRef<Vec>> refs
   return out;
 }
 long rss_here() { return objtest::rss_kib(); }
+std::uint64_t string_checksum(mpiray::ObjectRef<std::string> r) {
+  return objtest::checksum_bytes(*r.view());
+}
+std::uint64_t shorts_checksum(mpiray::ObjectRef<std::vector<std::int16_t>> r) {
+  auto v = r.view();
+  return objtest::checksum_bytes(
+      std::string(reinterpret_cast<const char*>(v->data()), v->size() * sizeof(std::int16_t)));
+}
 int fail_always(int x) { throw std::runtime_error("boom " + std::to_string(x)); }
 int broadcast_in_task() {
   mpiray::broadcast(std::vector<double>(8, 1.0));
@@ -103,6 +111,7 @@ ViewReport owner_view(std::uint64_t n, std::uint64_t seed) {
 
 MPIRAY_REMOTE(put_here, make_vec, sum_value, sum_get, view_report, put_many_here, sums_of_refs);
 MPIRAY_REMOTE(rss_here, fail_always, read_bad_id, small_puts_in_task, owner_view, broadcast_in_task);
+MPIRAY_REMOTE(string_checksum, shorts_checksum);
 
 namespace {
 
@@ -308,6 +317,42 @@ TEST(ObjectsView, ZeroCopyOnTheOwnerAndValidAfterTheRefIsDropped) {
   EXPECT_TRUE(*held == v);
   EXPECT_THROW(mpiray::ObjectRef<Vec>::borrow(id).get(), mpiray::ObjectError)
       << "the object itself was freed with its last reference";
+}
+
+TEST(ObjectsView, PutOfAMovedVectorKeepsItsStorageSoTheFirstViewCopiesNothing) {
+  Vec v = make_doubles(kBig, 77);
+  const auto want = checksum(v);
+  const double* storage = v.data();
+  auto ref = mpiray::put(std::move(v));
+  auto first = ref.view();
+  EXPECT_EQ(first->data(), storage) << "the first view() decoded a copy instead of the put value";
+  EXPECT_EQ(checksum(*first), want);
+  // A copied (lvalue) put is copied exactly once, at put(): its first view is already that copy.
+  const Vec w = make_doubles(kBig, 78);
+  auto ref2 = mpiray::put(w);
+  auto a = ref2.view();
+  auto b = ref2.view();
+  EXPECT_NE(a->data(), w.data());
+  EXPECT_EQ(a.get(), b.get());
+  EXPECT_TRUE(*a == w);
+}
+
+TEST(ObjectsView, StringsAndByteVectorsFetchedFromAnotherRankAreExact) {
+  // Plain-element strings and vectors land in place on the reader; other types are decoded.
+  std::string text(3 * kMiB + 7, 'x');
+  for (std::size_t i = 0; i < text.size(); i += 4099) text[i] = static_cast<char>('a' + i % 26);
+  auto sref = mpiray::put(text);
+  std::vector<std::int16_t> shorts(kMiB + 3);
+  for (std::size_t i = 0; i < shorts.size(); ++i) shorts[i] = static_cast<std::int16_t>(i * 7);
+  auto vref = mpiray::put(shorts);
+  for (int r : executor_ranks()) {
+    EXPECT_EQ(mpiray::task(string_checksum).on_rank(r).remote(sref).get(), objtest::checksum_bytes(text))
+        << "rank " << r;
+    EXPECT_EQ(mpiray::task(shorts_checksum).on_rank(r).remote(vref).get(),
+              objtest::checksum_bytes(std::string(reinterpret_cast<const char*>(shorts.data()),
+                                                  shorts.size() * sizeof(std::int16_t))))
+        << "rank " << r;
+  }
 }
 
 TEST(ObjectsView, ZeroCopyOnAWorkerOwner) {

@@ -1,10 +1,15 @@
-// detail::Writer / detail::Reader: the byte buffers under every record and value.
+// detail::Writer / detail::Reader: the byte buffers under every record and value; detail::Blob:
+// the stored bytes of one object.
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
+#include <memory>
+#include <vector>
 #include <string>
 
+#include "mpiray/detail/blob.hpp"
 #include "mpiray/detail/buffer.hpp"
 
 namespace {
@@ -87,3 +92,45 @@ TEST(Buffer, TakeMovesTheBytesOut) {
 }
 
 }  // namespace
+
+// ---- Blob: stored bytes that may live in a typed value, a heap string or a raw buffer
+
+TEST(Blob, OwnsAMovedStringWithoutCopyingIt) {
+  std::string s(1000, 'z');
+  const char* storage = s.data();
+  mpiray::detail::Blob b(std::move(s));
+  EXPECT_EQ(b.size(), 1000u);
+  EXPECT_EQ(b.data(), storage);
+  EXPECT_EQ(b, std::string(1000, 'z'));
+}
+
+TEST(Blob, ExternalBytesStayAliveAsLongAsAnyCopy) {
+  std::weak_ptr<const std::vector<int>> watch;
+  mpiray::detail::Blob copy;
+  {
+    auto v = std::make_shared<const std::vector<int>>(std::vector<int>{1, 2, 3});
+    watch = v;
+    auto b = mpiray::detail::Blob::external(v, reinterpret_cast<const char*>(v->data()),
+                                             v->size() * sizeof(int));
+    copy = b;
+  }
+  ASSERT_FALSE(watch.expired()) << "the blob did not keep its value alive";
+  EXPECT_EQ(copy.size(), 3 * sizeof(int));
+  int first = 0;
+  std::memcpy(&first, copy.data(), sizeof(int));
+  EXPECT_EQ(first, 1);
+  copy.reset();
+  EXPECT_TRUE(watch.expired()) << "the last blob let go but the value lives on";
+}
+
+TEST(Blob, UninitializedGivesAWritableBufferOfTheExactSize) {
+  char* dst = nullptr;
+  auto b = mpiray::detail::Blob::uninitialized(5, &dst);
+  ASSERT_NE(dst, nullptr);
+  std::memcpy(dst, "hello", 5);
+  EXPECT_EQ(b, "hello");
+  EXPECT_EQ(b.view().size(), 5u);
+  auto empty = mpiray::detail::Blob::uninitialized(0, &dst);
+  EXPECT_TRUE(empty.empty());
+  EXPECT_EQ(mpiray::detail::Blob().view(), "");
+}

@@ -10,6 +10,8 @@
 #include <typeinfo>
 #include <vector>
 
+#include "mpiray/detail/blob.hpp"
+
 namespace mpiray::detail {
 
 using ObjectId = std::uint64_t;
@@ -26,7 +28,7 @@ struct ErrorInfo {
 
 /// A completed object: either bytes (the value's encoding) or the error that replaced it.
 struct ObjectData {
-  std::string bytes;                       // the value's encoding, when it is held on this rank
+  Blob bytes;                              // the value's encoding, when it is held on this rank
   std::shared_ptr<const ErrorInfo> error;  // set instead of a value when the producer failed
   int owner = -1;             // >= 0: the value lives on that rank only (bytes empty here)
   std::uint64_t size = 0;     // encoded size, also known where the value is not held
@@ -65,10 +67,25 @@ struct TaskSubmission {
 };
 
 ObjectId submit_task(TaskSubmission&& t);  // returns the result's id, holding one reference
-ObjectId put_object(std::string bytes, std::uint64_t type_tag = 0,
-                    std::vector<ObjectId> contained = {});  // the id, holding one reference
+/// Stores a value; `typed` (optional) is the decoded value whose storage `bytes` points into.
+/// Returns the id, holding one reference.
+ObjectId put_object(Blob bytes, std::uint64_t type_tag = 0, std::vector<ObjectId> contained = {},
+                    std::shared_ptr<const void> typed = nullptr);
 /// Copies `bytes` to every rank (a collective broadcast); returns the id, holding one reference.
-ObjectId broadcast_object(std::string bytes, std::uint64_t type_tag);
+ObjectId broadcast_object(Blob bytes, std::uint64_t type_tag,
+                          std::shared_ptr<const void> typed = nullptr);
+
+/// A decoded value made ready to receive its own encoding in place: `data` is where the bytes
+/// go (its storage), `value` keeps it alive. Empty when the byte count cannot be such a value.
+struct InPlaceTarget {
+  std::shared_ptr<const void> value;
+  char* data = nullptr;
+};
+using InPlaceMaker = InPlaceTarget (*)(std::size_t bytes);
+/// Registered (at static initialisation, per type tag) for the types whose encoding is their
+/// storage; fetches and broadcasts then land directly in the decoded value.
+void register_in_place(std::uint64_t type_tag, InPlaceMaker make);
+InPlaceMaker find_in_place(std::uint64_t type_tag) noexcept;
 ObjectPtr get_object(ObjectId id, Deadline deadline);
 /// Returns a ready flag per id (1 = complete or failed), stopping once `num` are ready.
 std::vector<char> wait_objects(const std::vector<ObjectId>& ids, std::size_t num, Deadline deadline);
