@@ -15,6 +15,9 @@
 //                               MPI_Get of the same bytes into a freshly allocated buffer inside
 //                               MPI_Win_lock/unlock (address sent beforehand, not timed)
 //   get_remote_gbps_<L>mib[_raw_mpi]  the same for the large size
+//   get_result_gbps_<L>mib[_ratio]  the same, but the value is a task's result on rank 1, which
+//                               is made in rank 1's shared-memory segment: a reader on the same
+//                               node copies it with memcpy (ratio against the raw MPI_Get)
 //   broadcast_gbps_<B>mib       mpiray::broadcast() of B MiB until a task on every worker sees
 //                               its local copy ready; bytes x receivers / time
 //   broadcast_gbps_<B>mib_raw_mpi   MPI_Bcast of B MiB + a barrier; the same formula
@@ -53,6 +56,8 @@ constexpr std::size_t kWarmBytes = 256 * 1024;        // first read of a launch,
 mpiray::ObjectRef<Bytes> put_here(std::uint64_t n, std::int32_t fill) {
   return mpiray::put(Bytes(n, static_cast<char>(fill)));
 }
+// A large task result: made in the worker's shared-memory segment.
+Bytes make_here(std::uint64_t n, std::int32_t fill) { return Bytes(n, static_cast<char>(fill)); }
 // Waits (without reading or requesting it) until the broadcast copy is here.
 std::uint64_t bcast_arrived(mpiray::ObjectRef<Bytes> r) {
   while (!r.ready()) std::this_thread::yield();
@@ -61,7 +66,7 @@ std::uint64_t bcast_arrived(mpiray::ObjectRef<Bytes> r) {
 
 }  // namespace
 
-MPIRAY_REMOTE(put_here, bcast_arrived);
+MPIRAY_REMOTE(put_here, make_here, bcast_arrived);
 
 namespace {
 
@@ -92,14 +97,16 @@ struct Options {
 
 struct MpirayRep {
   double put_calls = 0, get_calls = 0;
-  double remote_small = 0, remote_large = 0;
+  double remote_small = 0, remote_large = 0, shared_large = 0;
   double bcast = 0;
   double local = 0, local_warm = 0;
   bool ok = true;
 };
 
 // ---- mpiray side: everything of one repetition inside one run()
-double mpiray_remote_gbps(std::size_t bytes, long k, bool& ok) {
+// `result`: the value is a task's result (made in the owner's shared segment, read by memcpy
+// on the same node) instead of a put vector (kept as itself, read by MPI_Get).
+double mpiray_remote_gbps(std::size_t bytes, long k, bool& ok, bool result = false) {
   const int owner = 1;
   {  // untimed: first one-sided read of the run (window and connection set-up); above the
      // inline limit, so the value stays on the owner
@@ -110,7 +117,13 @@ double mpiray_remote_gbps(std::size_t bytes, long k, bool& ok) {
   for (long i = 0; i < k; ++i) {
     const char fill = static_cast<char>(i % 100 + 2);
     // A fresh value put on the owner; the driver only has its reference when the timer starts.
-    auto ref = mpiray::task(put_here).on_rank(owner).remote(std::uint64_t(bytes), fill).get();
+    mpiray::ObjectRef<Bytes> ref;
+    if (result) {
+      ref = mpiray::task(make_here).on_rank(owner).remote(std::uint64_t(bytes), fill);
+      mpiray::wait(std::vector<mpiray::ObjectRef<Bytes>>{ref}, 1);  // made; not yet read
+    } else {
+      ref = mpiray::task(put_here).on_rank(owner).remote(std::uint64_t(bytes), fill).get();
+    }
     const auto t0 = Clock::now();
     const auto v = ref.view();  // fetched once into this rank's cache; no further copy
     secs += seconds_since(t0);
@@ -176,6 +189,7 @@ MpirayRep mpiray_rep(int argc, char** argv, const Options& o) {
     if (mpiray::world_size() > 1) {
       rep.remote_small = mpiray_remote_gbps(o.remote_small_mib * kMiB, o.gets_small, rep.ok);
       rep.remote_large = mpiray_remote_gbps(o.remote_large_mib * kMiB, o.gets_large, rep.ok);
+      rep.shared_large = mpiray_remote_gbps(o.remote_large_mib * kMiB, o.gets_large, rep.ok, true);
       rep.bcast = mpiray_bcast_gbps(o.bcast_mib * kMiB, rep.ok);
     }
     mpiray_local(o.local_mib * kMiB, rep);
@@ -343,7 +357,7 @@ int main(int argc, char** argv) {
     mpiray_rep(argc, argv, w);
     raw_remote_gbps(o.remote_small_mib * kMiB, 1);
   }
-  std::vector<double> pc, gc, rs, rsr, rl, rlr, bc, bcr, lo, low, lor;
+  std::vector<double> pc, gc, rs, rsr, rl, rlr, sl, bc, bcr, lo, low, lor;
   bool ok = true;
   for (int i = 0; i < o.reps; ++i) {
     const MpirayRep m = mpiray_rep(argc, argv, o);
@@ -352,6 +366,7 @@ int main(int argc, char** argv) {
     gc.push_back(m.get_calls);
     rs.push_back(m.remote_small);
     rl.push_back(m.remote_large);
+    sl.push_back(m.shared_large);
     bc.push_back(m.bcast);
     lo.push_back(m.local);
     low.push_back(m.local_warm);
@@ -375,6 +390,10 @@ int main(int argc, char** argv) {
         print_metric(mib_name("get_remote_gbps_", mib, "_raw_mpi").c_str(), median(*ref), "GB/s");
         print_metric(mib_name("get_remote_gbps_", mib, "_ratio").c_str(), median_ratio(*x, *ref), "ratio");
       }
+      // Same reference as the window read: plain MPI_Get of the same bytes.
+      print_metric(mib_name("get_result_gbps_", o.remote_large_mib).c_str(), median(sl), "GB/s");
+      print_metric(mib_name("get_result_gbps_", o.remote_large_mib, "_ratio").c_str(),
+                   median_ratio(sl, rlr), "ratio");
       print_metric(mib_name("broadcast_gbps_", o.bcast_mib).c_str(), median(bc), "GB/s");
       print_metric(mib_name("broadcast_gbps_", o.bcast_mib, "_raw_mpi").c_str(), median(bcr), "GB/s");
       print_metric(mib_name("broadcast_gbps_", o.bcast_mib, "_ratio").c_str(), median_ratio(bc, bcr), "ratio");

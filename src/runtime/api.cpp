@@ -42,6 +42,10 @@ std::unordered_map<std::uint64_t, InPlaceMaker>& in_place_makers() {
 }
 }  // namespace
 void register_in_place(std::uint64_t type_tag, InPlaceMaker make) { in_place_makers()[type_tag] = make; }
+FetchCounters fetch_counters() noexcept {
+  Runtime* r = g_runtime.load(std::memory_order_acquire);
+  return r ? r->fetch_counters() : FetchCounters{};
+}
 InPlaceMaker find_in_place(std::uint64_t type_tag) noexcept {
   const auto& m = in_place_makers();
   const auto it = m.find(type_tag);

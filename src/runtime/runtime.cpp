@@ -94,6 +94,7 @@ Runtime::Runtime(int* argc, char*** argv) {
   stats_on_ = (flags & 2u) != 0;
   inline_limit_ = inline_limit_from_env();
   configure_store();
+  open_shared_memory();
   table_.set_free_hook([this](ObjectId id, const ObjectPtr& data, int origin,
                               const std::vector<int>& copies) { on_object_freed(id, data, origin, copies); });
   if (layout_.rank == 0)
@@ -147,6 +148,9 @@ Runtime::~Runtime() {
     kick();
     progress_thread_.join();
   }
+  // The transport unmaps the shared segment after this; values still in the table then free
+  // nothing into it.
+  if (arena_) arena_->close();
 }
 
 ObjectId Runtime::new_id() { return next_id_.fetch_add(1, std::memory_order_relaxed) + 1; }
@@ -311,7 +315,7 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
         handle_fetch_ready(source, r);
         break;
       case MsgType::kFetchDone:
-        handle_fetch_done(r.get<ObjectId>());
+        handle_fetch_done(source, r.get<ObjectId>());
         break;
       case MsgType::kFree:
         table_.free(r.get<ObjectId>());
@@ -555,7 +559,8 @@ void Runtime::run_job(Job& job) {
     ObjectData where;
     try {
       table_.reserve(out.size());
-      where = keep_local(job.task, std::string(out.view()), fn->result_tag);
+      // Made in the shared segment where possible: readers on this node then copy it once.
+      where = keep_local(job.task, copy_for_sharing(out.view()), fn->result_tag);
     } catch (const ObjectStoreFullError& e) {
       where = ObjectData{};
       where.error = make_error_info(fn->name, layout_.rank, "mpiray::ObjectStoreFullError", e.what());
@@ -802,7 +807,7 @@ RankStats Runtime::local_stats() {
   st.wall_ns = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started_).count());
   st.bytes_sent = transport_->bytes_sent();
-  st.bytes_fetched = stat_bytes_fetched_.load();
+  st.bytes_fetched = stat_fetched_window_.load() + stat_fetched_shared_.load() + stat_fetched_message_.load();
   st.objects_spilled = table_.spilled_count();
   st.threads = is_executor() ? static_cast<std::uint64_t>(threads_) : 0;
   return st;

@@ -26,6 +26,7 @@
 #include "mpiray/detail/core.hpp"
 #include "actors/actor_manager.hpp"
 #include "object_store/object_table.hpp"
+#include "object_store/shm_arena.hpp"
 #include "runtime/config.hpp"
 #include "runtime/output_forwarder.hpp"
 #include "scheduler/scheduler.hpp"
@@ -68,6 +69,9 @@ class Runtime {
   int size() const { return layout_.size; }
   int num_workers() const { return layout_.size == 1 ? 1 : layout_.size - 1; }
   int threads() const { return threads_; }
+  FetchCounters fetch_counters() const {
+    return {stat_fetched_window_.load(), stat_fetched_shared_.load(), stat_fetched_message_.load()};
+  }
   const Layout& layout() const { return layout_; }
 
  private:
@@ -112,8 +116,15 @@ class Runtime {
   /// Turns fetched arguments into values; false while one is still on its way (fetch started).
   bool prepare_args(Job& job);
   void handle_fetch(int reader, ObjectId id);
+  /// Same-node reader of a value made in this rank's shared segment: answers with its place
+  /// there (the reader copies it with memcpy). False for values on the heap.
+  bool offer_shared(int reader, ObjectId id, const ObjectPtr& d);
   void handle_fetch_ready(int holder, Reader& r);
-  void handle_fetch_done(ObjectId id);
+  void handle_fetch_done(int reader, ObjectId id);
+  /// MPIRAY_SHM_MB (default: a share of /dev/shm, at most 1 GiB) -> this rank's segment.
+  void open_shared_memory();
+  /// A copy of `bytes` in this rank's shared segment when there is room, else on the heap.
+  Blob copy_for_sharing(std::string_view bytes);
   void handle_broadcast(Reader& r);
   bool has_pending_bcasts();
   bool object_housekeeping();
@@ -167,10 +178,17 @@ class Runtime {
     bool freed = false;
   };
   std::unordered_map<ObjectId, Attached> attached_;
+  // Values read by same-node ranks straight from this rank's shared segment (offer_shared).
+  std::shared_ptr<ShmArena> arena_;
+  struct Shared {
+    ObjectPtr data;  // holds the bytes in the segment while reads are in flight
+    int pins = 0;
+  };
+  std::unordered_map<ObjectId, Shared> shared_;
   std::mutex freed_mu_;
   std::vector<ObjectId> freed_;  // freed objects to detach (the free hook runs on any thread)
   std::atomic<bool> freed_pending_{false};
-  std::atomic<std::size_t> attached_count_{0};  // values exposed in the window right now
+  std::atomic<std::size_t> attached_count_{0};  // values exposed in the window or segment now
   std::atomic<bool> bcast_pending_{false};
   struct Bcast {
     int handle;
@@ -214,7 +232,9 @@ class Runtime {
   std::atomic<std::uint64_t> stat_tasks_{0};
   std::atomic<std::uint64_t> stat_actor_calls_{0};
   std::atomic<std::uint64_t> stat_busy_ns_{0};
-  std::atomic<std::uint64_t> stat_bytes_fetched_{0};
+  std::atomic<std::uint64_t> stat_fetched_window_{0};
+  std::atomic<std::uint64_t> stat_fetched_shared_{0};
+  std::atomic<std::uint64_t> stat_fetched_message_{0};
   std::vector<std::string> trace_parts_;    // rank 0: events from every rank
   std::vector<RankStats> rank_stats_;       // rank 0: one per rank
   RankStats local_stats();

@@ -10,7 +10,10 @@
 // (kFetchReady); the reader copies them with one MPI_Get and says kFetchDone. Asking first costs
 // a message round trip, but it means a freed object can never be read from stale memory.
 
+#include <sys/statvfs.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <cstdio>
 #include <cstdlib>
@@ -278,6 +281,7 @@ void Runtime::handle_fetch(int reader, ObjectId id) {
     });
     return;
   }
+  if (arena_ && transport_->peer_segment(reader) && offer_shared(reader, id, d)) return;
   if (!transport_->one_sided()) {
     // No one-sided window on this network: the value travels as a message.
     queue_record(reader, [&](Writer& w) {
@@ -294,7 +298,7 @@ void Runtime::handle_fetch(int reader, ObjectId id) {
   if (!a.data) {
     a.data = d;
     a.addr = transport_->attach(d->bytes.data(), d->bytes.size());
-    attached_count_.store(attached_.size(), std::memory_order_release);
+    attached_count_.store(attached_.size() + shared_.size(), std::memory_order_release);
   }
   ++a.pins;
   queue_record(reader, [&](Writer& w) {
@@ -308,6 +312,39 @@ void Runtime::handle_fetch(int reader, ObjectId id) {
   });
 }
 
+bool Runtime::offer_shared(int reader, ObjectId id, const ObjectPtr& d) {
+  // Only values made in the segment: copying a heap value there first would cost the holder a
+  // copy more than the single-copy window read does.
+  if (!arena_->contains(d->bytes.data())) return false;
+  Shared& e = shared_[id];
+  e.data = d;  // the bytes stay in the segment while the read is in flight
+  ++e.pins;
+  attached_count_.store(attached_.size() + shared_.size(), std::memory_order_release);
+  transport_->shared_sync();
+  queue_record(reader, [&](Writer& w) {
+    const auto rec = begin_record(w, MsgType::kFetchReady);
+    w.put(id);
+    w.put<std::uint8_t>(3);
+    w.put<std::uint64_t>(arena_->offset(d->bytes.data()));
+    w.put<std::uint64_t>(d->bytes.size());
+    w.put<std::uint64_t>(d->type_tag);
+    end_record(w, rec);
+  });
+  return true;
+}
+
+Blob Runtime::copy_for_sharing(std::string_view bytes) {
+  if (arena_) {
+    char* dst = nullptr;
+    Blob b = ShmArena::allocate(arena_, bytes.size(), &dst);
+    if (dst) {
+      std::memcpy(dst, bytes.data(), bytes.size());
+      return b;
+    }
+  }
+  return Blob(std::string(bytes));
+}
+
 void Runtime::handle_fetch_ready(int holder, Reader& r) {
   const auto id = r.get<ObjectId>();
   std::shared_ptr<ObjectData> d;
@@ -318,7 +355,24 @@ void Runtime::handle_fetch_ready(int holder, Reader& r) {
     char* dst = nullptr;
     d = landing(bytes.size(), tag, &dst);
     if (!bytes.empty()) std::memcpy(dst, bytes.data(), bytes.size());
-    stat_bytes_fetched_.fetch_add(d->size, std::memory_order_relaxed);
+    stat_fetched_message_.fetch_add(d->size, std::memory_order_relaxed);
+  } else if (status == 3) {  // in the holder's shared segment on this node: one memcpy
+    const auto offset = r.get<std::uint64_t>();
+    const auto size = r.get<std::uint64_t>();
+    const auto tag = r.get<std::uint64_t>();
+    const char* seg = transport_->peer_segment(holder);
+    if (!seg || offset + size > transport_->peer_segment_size(holder))
+      throw std::runtime_error("shared-segment read out of bounds from rank " + std::to_string(holder));
+    transport_->shared_sync();
+    char* dst = nullptr;
+    d = landing(size, tag, &dst);
+    {
+      TraceSpan span("fetch", "shared-memory read of object " + std::to_string(id) + " from rank " +
+                                  std::to_string(holder), size);
+      if (size) std::memcpy(dst, seg + offset, size);
+    }
+    stat_fetched_shared_.fetch_add(size, std::memory_order_relaxed);
+    queue_record(holder, [&](Writer& w) { encode_id(w, MsgType::kFetchDone, id); });
   } else if (status == 0) {
     d = std::make_shared<ObjectData>();
     d->error = make_error_info("mpiray::get", holder, "mpiray::ObjectError",
@@ -335,13 +389,21 @@ void Runtime::handle_fetch_ready(int holder, Reader& r) {
                                   std::to_string(holder), size);
       transport_->get(dst, size, holder, addr);
     }
-    stat_bytes_fetched_.fetch_add(size, std::memory_order_relaxed);
+    stat_fetched_window_.fetch_add(size, std::memory_order_relaxed);
     queue_record(holder, [&](Writer& w) { encode_id(w, MsgType::kFetchDone, id); });
   }
   table_.complete(id, std::move(d));
 }
 
-void Runtime::handle_fetch_done(ObjectId id) {
+void Runtime::handle_fetch_done(int reader, ObjectId id) {
+  if (arena_ && transport_->peer_segment(reader)) {
+    auto sit = shared_.find(id);
+    if (sit != shared_.end() && --sit->second.pins == 0) {
+      shared_.erase(sit);  // the table's own reference decides the value's life again
+      attached_count_.store(attached_.size() + shared_.size(), std::memory_order_release);
+    }
+    return;
+  }
   auto it = attached_.find(id);
   if (it == attached_.end()) return;
   // Unexposed as soon as no read is in flight, so the value can spill to disk (attaching again
@@ -349,7 +411,7 @@ void Runtime::handle_fetch_done(ObjectId id) {
   if (--it->second.pins == 0) {
     transport_->detach(it->second.data->bytes.data());
     attached_.erase(it);
-    attached_count_.store(attached_.size(), std::memory_order_release);
+    attached_count_.store(attached_.size() + shared_.size(), std::memory_order_release);
   }
 }
 
@@ -382,7 +444,7 @@ bool Runtime::object_housekeeping() {
     if (it->second.pins == 0) {
       transport_->detach(it->second.data->bytes.data());
       attached_.erase(it);
-      attached_count_.store(attached_.size(), std::memory_order_release);
+      attached_count_.store(attached_.size() + shared_.size(), std::memory_order_release);
     } else {
       it->second.freed = true;
     }
@@ -432,6 +494,31 @@ bool Runtime::object_housekeeping() {
 void Runtime::detach_all() {
   for (auto& [id, a] : attached_) transport_->detach(a.data->bytes.data());
   attached_.clear();
+  shared_.clear();
+}
+
+void Runtime::open_shared_memory() {
+  std::uint64_t bytes = 0;
+  if (const char* v = std::getenv("MPIRAY_SHM_MB"); v && *v) {
+    char* end = nullptr;
+    const double mb = std::strtod(v, &end);
+    if (*end != '\0' || !(mb >= 0))
+      throw ConfigError(std::string("mpiray: MPIRAY_SHM_MB must be a number of MiB >= 0 (0 turns "
+                                    "the same-node shared segments off), got '") + v + "'");
+    bytes = static_cast<std::uint64_t>(mb * 1024 * 1024);
+  } else {
+    // Pages of the segment are only used when touched, but they come out of /dev/shm: take at
+    // most a quarter of its free space, shared by the node's ranks, and at most 1 GiB.
+    struct statvfs fs {};
+    if (::statvfs("/dev/shm", &fs) == 0) {
+      const std::uint64_t avail = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+      bytes = std::min<std::uint64_t>(avail / 4 / static_cast<std::uint64_t>(layout_.local_size),
+                                      std::uint64_t(1) << 30);
+    }
+  }
+  if (bytes < (std::uint64_t(1) << 20)) bytes = 0;  // too small to be worth a segment
+  if (transport_->open_shared(bytes))
+    arena_ = std::make_shared<ShmArena>(transport_->shared_base(), transport_->shared_size());
 }
 
 }  // namespace mpiray::detail

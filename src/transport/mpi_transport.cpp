@@ -122,8 +122,75 @@ MpiTransport::MpiTransport(int* argc, char*** argv) {
   mpi_yield_before_ = disable_mpi_yield();
 }
 
+bool MpiTransport::open_shared(std::size_t bytes) {
+  if (layout_.size == 1) return false;
+  MPI_Comm node;
+  check(MPI_Comm_split_type(as_comm(comm_), MPI_COMM_TYPE_SHARED, layout_.rank, MPI_INFO_NULL, &node),
+        "MPI_Comm_split_type");
+  std::vector<int> world_of(layout_.local_size);
+  MPI_Allgather(&layout_.rank, 1, MPI_INT, world_of.data(), 1, MPI_INT, node);
+  // Every rank of the node must agree on using the segments (one may have asked for none).
+  int want = bytes > 0 && layout_.local_size > 1 ? 1 : 0;
+  int all_want = 0;
+  MPI_Allreduce(&want, &all_want, 1, MPI_INT, MPI_MIN, node);
+  bool ok = false;
+  if (all_want) {
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "alloc_shared_noncontig", "true");  // each segment on its own pages
+    auto* win = new MPI_Win;
+    void* base = nullptr;
+    const int rc = MPI_Win_allocate_shared(static_cast<MPI_Aint>(bytes), 1, info, node, &base, win);
+    MPI_Info_free(&info);
+    int good = rc == MPI_SUCCESS ? 1 : 0, all_good = 0;
+    MPI_Allreduce(&good, &all_good, 1, MPI_INT, MPI_MIN, node);
+    if (all_good) {
+      MPI_Win_set_errhandler(*win, MPI_ERRORS_RETURN);
+      // One passive epoch for the job: reads are ordered by the runtime's own messages plus
+      // MPI_Win_sync, never by per-read locks.
+      MPI_Win_lock_all(MPI_MODE_NOCHECK, *win);
+      shm_win_ = win;
+      shm_base_ = static_cast<char*>(base);
+      shm_size_ = bytes;
+      peer_base_.assign(layout_.size, nullptr);
+      peer_size_.assign(layout_.size, 0);
+      for (int i = 0; i < layout_.local_size; ++i) {
+        MPI_Aint size = 0;
+        int unit = 0;
+        void* p = nullptr;
+        MPI_Win_shared_query(*win, i, &size, &unit, &p);
+        peer_base_[world_of[i]] = static_cast<const char*>(p);
+        peer_size_[world_of[i]] = static_cast<std::size_t>(size);
+      }
+      ok = true;
+    } else {
+      if (good) MPI_Win_free(win);
+      delete win;
+    }
+  }
+  MPI_Comm_free(&node);
+  return ok;
+}
+
+const char* MpiTransport::peer_segment(int rank) const {
+  return rank >= 0 && rank < static_cast<int>(peer_base_.size()) ? peer_base_[rank] : nullptr;
+}
+
+std::size_t MpiTransport::peer_segment_size(int rank) const {
+  return rank >= 0 && rank < static_cast<int>(peer_size_.size()) ? peer_size_[rank] : 0;
+}
+
+void MpiTransport::shared_sync() {
+  if (shm_win_) MPI_Win_sync(*static_cast<MPI_Win*>(shm_win_));
+}
+
 MpiTransport::~MpiTransport() {
   restore_mpi_yield(mpi_yield_before_);
+  if (shm_win_) {
+    MPI_Win_unlock_all(*static_cast<MPI_Win*>(shm_win_));
+    MPI_Win_free(static_cast<MPI_Win*>(shm_win_));
+    delete static_cast<MPI_Win*>(shm_win_);
+  }
   for (PendingSend* s : sends_) {
     if (s->req != MPI_REQUEST_NULL) MPI_Cancel(&s->req);
     delete s;

@@ -53,6 +53,22 @@ class MpiTransport {
   /// Reads n bytes at `addr` of `owner`'s window into dst (lock shared, MPI_Get, unlock).
   void get(void* dst, std::size_t n, int owner, std::uint64_t addr);
 
+  // ---- same-node shared memory: one MPI_Win_allocate_shared segment per rank of a node, which
+  // the node's other ranks read with plain memcpy (memory speed; a window Get is slower)
+  /// Collective over the job: gives each rank a segment of `bytes` (0: none). Returns false, on
+  /// every rank of a node alike, when the node cannot provide shared windows.
+  bool open_shared(std::size_t bytes);
+  /// This rank's segment (nullptr/0 without one).
+  char* shared_base() const { return shm_base_; }
+  std::size_t shared_size() const { return shm_size_; }
+  /// The segment of `rank` mapped in this process, or nullptr when that rank is on another node
+  /// (or has no segment).
+  const char* peer_segment(int rank) const;
+  std::size_t peer_segment_size(int rank) const;
+  /// Memory barrier for the segments (MPI_Win_sync): the writer calls it before telling a reader
+  /// where the bytes are, the reader after hearing it and before reading.
+  void shared_sync();
+
   // ---- broadcasts: non-blocking collectives, started in the same order on every rank
   /// Starts broadcasting [p, p+n) from rank 0; returns a handle for bcast_done().
   int start_bcast(void* p, std::size_t n);
@@ -78,6 +94,11 @@ class MpiTransport {
   int mpi_yield_before_ = -1;  // Open MPI's yield-when-idle before we turned it off (-1: untouched)
   void* comm_ = nullptr;  // MPI_Comm, kept opaque so this header needs no mpi.h
   void* win_ = nullptr;   // MPI_Win (dynamic)
+  void* shm_win_ = nullptr;  // MPI_Win (shared segments of this node)
+  char* shm_base_ = nullptr;
+  std::size_t shm_size_ = 0;
+  std::vector<const char*> peer_base_;      // per world rank; nullptr off-node
+  std::vector<std::size_t> peer_size_;
   std::map<int, std::vector<void*>> bcasts_;  // per handle: outstanding MPI_Request* chunks
   int next_bcast_ = 0;
   std::deque<PendingSend*> sends_;

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -353,6 +354,34 @@ TEST(ObjectsView, StringsAndByteVectorsFetchedFromAnotherRankAreExact) {
                                                   shorts.size() * sizeof(std::int16_t))))
         << "rank " << r;
   }
+}
+
+// Same-node reads: a large task result is made in its rank's shared-memory segment and read by
+// the node's other ranks with memcpy; a put vector (kept as itself) is read with MPI_Get. With
+// MPIRAY_SHM_MB=0 (the objects_noshm registration) everything goes through the window.
+TEST(ObjectsSharedMemory, TaskResultsAreReadFromTheSegmentAndPutsThroughTheWindow) {
+  if (mpiray::world_size() == 1) GTEST_SKIP() << "one process reads nothing from other ranks";
+  const char* shm = std::getenv("MPIRAY_SHM_MB");
+  const bool segments = !(shm && std::string(shm) == "0");
+  const int owner = last_executor();
+  auto result = mpiray::task(make_vec).on_rank(owner).remote(std::uint64_t(kBig), std::uint64_t(51));
+  auto put_ref = mpiray::task(put_here).on_rank(owner).remote(std::uint64_t(kBig), std::uint64_t(52)).get();
+  mpiray::wait(std::vector<mpiray::ObjectRef<Vec>>{result}, 1);
+  const auto before = mpiray::detail::fetch_counters();
+  EXPECT_EQ(checksum(*result.view()), checksum(make_doubles(kBig, 51)));
+  const auto mid = mpiray::detail::fetch_counters();
+  EXPECT_EQ(checksum(*put_ref.view()), checksum(make_doubles(kBig, 52)));
+  const auto after = mpiray::detail::fetch_counters();
+  const std::uint64_t bytes = kBig * sizeof(double);
+  if (segments) {
+    EXPECT_EQ(mid.shared - before.shared, bytes) << "the task result did not come from the segment";
+    EXPECT_EQ(mid.window - before.window, 0u);
+  } else {
+    EXPECT_EQ(mid.shared - before.shared, 0u);
+    EXPECT_EQ(mid.window - before.window, bytes);
+  }
+  EXPECT_EQ(after.window - mid.window, bytes) << "the put vector was not read with MPI_Get";
+  EXPECT_EQ(after.shared - mid.shared, 0u);
 }
 
 TEST(ObjectsView, ZeroCopyOnAWorkerOwner) {

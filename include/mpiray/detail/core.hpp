@@ -140,6 +140,14 @@ void kill_actor(const ActorRef& actor);
 /// Looks a named actor up (asks rank 0 from other ranks). Empty ref (actor == 0) if unknown.
 ActorRef find_named_actor(const std::string& name);
 
+/// Bytes this rank has fetched so far, by path (tests and statistics).
+struct FetchCounters {
+  std::uint64_t window = 0;   // one-sided MPI_Get from the holder's dynamic window
+  std::uint64_t shared = 0;   // memcpy from a same-node holder's shared-memory segment
+  std::uint64_t message = 0;  // sent as a message (no one-sided window on this network)
+};
+FetchCounters fetch_counters() noexcept;
+
 int current_rank() noexcept;
 int current_world_size() noexcept;
 int current_num_workers() noexcept;
