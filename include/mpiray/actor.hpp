@@ -89,8 +89,10 @@ class ActorMethod {
   /// the actor's rank before the call runs (later calls of this caller wait behind it).
   template <class... A>
   ObjectRef<Result> remote(A&&... args) const {
-    return ObjectRef<Result>::adopt(detail::call_actor(
-        actor_, method_, detail::MethodArgs<M>::encode(std::forward<A>(args)...)));
+    detail::ContainedScope refs;  // refs inside the arguments live until the call is done
+    std::string encoded = detail::MethodArgs<M>::encode(std::forward<A>(args)...);
+    return ObjectRef<Result>::adopt(
+        detail::call_actor(actor_, method_, std::move(encoded), refs.take()));
   }
 
  private:

@@ -109,8 +109,9 @@ int current_num_workers() noexcept { return current_runtime() ? current_runtime(
 bool runtime_active() noexcept { return current_runtime() != nullptr; }
 void check_pin(int rank) { rt().check_pin(rank); }
 ActorRef create_actor(ActorSpec&& spec) { return rt().create_actor(std::move(spec)); }
-ObjectId call_actor(const ActorRef& actor, std::uint64_t method, std::string args) {
-  return rt().call_actor(actor, method, std::move(args));
+ObjectId call_actor(const ActorRef& actor, std::uint64_t method, std::string args,
+                    std::vector<ObjectId> contained) {
+  return rt().call_actor(actor, method, std::move(args), std::move(contained));
 }
 void kill_actor(const ActorRef& actor) { rt().kill_actor(actor); }
 ActorRef find_named_actor(const std::string& name) { return rt().find_named_actor(name); }

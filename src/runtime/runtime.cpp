@@ -405,6 +405,16 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
         }
         if (kind == 0) {
           table_.set_contained(container, ids);
+        } else if (kind == 2) {
+          // A worker's actor call. Its result came first (another sender): the actor kept what
+          // it needed by then, so the holds go at once.
+          if (table_.try_get(container)) {
+            for (ObjectId id : ids) table_.release(id);
+          } else {
+            std::lock_guard<std::mutex> lk(call_holds_mu_);
+            auto& h = call_holds_[container];
+            h.insert(h.end(), ids.begin(), ids.end());
+          }
         } else {
           auto& c = task_contained_[container];
           c.insert(c.end(), ids.begin(), ids.end());

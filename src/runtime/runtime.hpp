@@ -61,7 +61,8 @@ class Runtime {
   void check_pin(int rank) const;
 
   ActorRef create_actor(ActorSpec&& spec);
-  ObjectId call_actor(const ActorRef& actor, std::uint64_t method, std::string args);
+  ObjectId call_actor(const ActorRef& actor, std::uint64_t method, std::string args,
+                      std::vector<ObjectId> contained = {});
   void kill_actor(const ActorRef& actor);
   ActorRef find_named_actor(const std::string& name);
 
@@ -100,7 +101,8 @@ class Runtime {
   void request_object(ObjectId id);
   // ---- object store (runtime_objects.cpp)
   /// Gives rank 0 the refs serialized inside a value (kind 0: object `container`; kind 1: the
-  /// arguments of task `container`), then drops this rank's temporary holds on them.
+  /// arguments of task `container`; kind 2: the arguments of actor call `container`), then drops
+  /// this rank's temporary holds on them.
   void hand_over_contained(ObjectId container, std::uint8_t kind, std::vector<ObjectId> ids);
   std::unordered_map<ObjectId, std::vector<ObjectId>> task_contained_;  // rank 0, progress lock
   /// Keeps a value here for the job and returns its location record for rank 0.

@@ -26,7 +26,18 @@ void Runtime::run_actor_job(Job& job, Writer& out) {
       std::shared_ptr<const ErrorInfo> err;
       {
         TraceSpan span("actor", m ? m->name : std::string("<method>"), job.args.size());
+        ContainedScope refs_in_result;  // refs the result contains live as long as the result
         err = actors_->run(job, out);
+        std::vector<ObjectId> contained = refs_in_result.take();
+        if (!contained.empty() && !err) {
+          if (layout_.rank == 0) {
+            table_.set_contained(job.task, contained);
+          } else {
+            hand_over_contained(job.task, 0, std::move(contained));  // before the result record
+          }
+        } else {
+          for (ObjectId c : contained) release(c);
+        }
       }
       stat_actor_calls_.fetch_add(1, std::memory_order_relaxed);
       stat_busy_ns_.fetch_add(static_cast<std::uint64_t>(
@@ -63,7 +74,7 @@ void Runtime::send_call_outcome(ObjectId call, int caller,
   d.error = error;
   if (!error) {
     if (layout_.rank != 0 && bytes.size() > inline_limit_) {
-      d = keep_local(call, std::string(bytes), type_tag);  // large results stay with the actor
+      d = keep_local(call, copy_for_sharing(bytes), type_tag);  // large results stay with the actor
     } else {
       d.bytes.assign(bytes);
       d.size = bytes.size();
@@ -98,7 +109,7 @@ void Runtime::release_call_holds(ObjectId call) {
 }
 
 void Runtime::handle_call_result(ObjectId id, int caller, ObjectPtr outcome) {
-  if (caller == 0) release_call_holds(id);
+  release_call_holds(id);  // a worker's holds may still be on their way (see the kContains case)
   if (caller != 0) {
     table_.add_ref(id, /*create=*/true);  // the calling worker's hold
     if (auto it = early_releases_.find(id); it != early_releases_.end()) {
@@ -198,7 +209,8 @@ ActorRef Runtime::create_actor(ActorSpec&& spec) {
   return ref;
 }
 
-ObjectId Runtime::call_actor(const ActorRef& actor, std::uint64_t method, std::string args) {
+ObjectId Runtime::call_actor(const ActorRef& actor, std::uint64_t method, std::string args,
+                             std::vector<ObjectId> contained) {
   if (stopping_) throw RuntimeError("mpiray: cannot call actors: the runtime is shutting down");
   if (actor.rank < 0 || actor.rank >= layout_.size)
     throw ActorNotFoundError("mpiray: actor handle points at rank " + std::to_string(actor.rank) +
@@ -217,11 +229,21 @@ ObjectId Runtime::call_actor(const ActorRef& actor, std::uint64_t method, std::s
     table_.create_pending(id, 1, /*owner_counts=*/true);
     table_.mark_requested(id);  // the actor's rank sends the value straight here
   }
+  // The call holds its ref arguments and the refs inside its arguments until its result
+  // exists (the actor's rank resolves and may keep them). Rank 0 keeps those holds, also for a
+  // worker's call: it sees the actor's own references (kAddRef) before the call's result, from
+  // the same sender, so releasing there never frees what the actor kept.
   std::vector<ObjectId> holds = arg_refs(args);
+  for (ObjectId dep : holds) table_.add_ref(dep, layout_.rank != 0);
+  holds.insert(holds.end(), contained.begin(), contained.end());  // already hold a reference
   if (!holds.empty()) {
-    for (ObjectId dep : holds) table_.add_ref(dep, layout_.rank != 0);
-    std::lock_guard<std::mutex> lk(call_holds_mu_);
-    call_holds_[id] = std::move(holds);
+    if (layout_.rank == 0) {
+      std::lock_guard<std::mutex> lk(call_holds_mu_);
+      auto& h = call_holds_[id];
+      h.insert(h.end(), holds.begin(), holds.end());
+    } else {
+      hand_over_contained(id, 2, std::move(holds));
+    }
   }
   queue_record(actor.rank, [&](Writer& w) {
     encode_actor_call(w, id, actor.actor, method, layout_.rank, order_key, args);

@@ -143,8 +143,10 @@ std::size_t Scheduler::dispatch(Send&& send) {
     const int load = (p.in_flight - p.blocked) * 64 / p.threads;
     if (load > least_load + 2 * 64) {
       it = local_ready_.erase(it);
-      ready_.push_back(t);
-    } else if (has_room(p)) {
+      (t->nested ? urgent_ : ready_).push_back(t);
+    } else if (has_room(p) || t->nested) {
+      // A nested task is never held back by caps (its parent may be what fills the rank, waiting
+      // for it): held here it could deadlock, as the urgent queue exists to prevent.
       it = local_ready_.erase(it);
       emit(t->preferred, t);
       least_load = std::min(least_load, load);

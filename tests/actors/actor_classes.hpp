@@ -88,6 +88,37 @@ class Relay {
   int id_;
 };
 
+/// Receives, keeps and makes ObjectRefs nested in values (arguments and results).
+class Keeper {
+ public:
+  using Vec = std::vector<double>;
+  Keeper() = default;
+  double sum_all(std::vector<mpiray::ObjectRef<Vec>> refs) const { return total(refs); }
+  int keep(std::vector<mpiray::ObjectRef<Vec>> refs) {
+    kept_ = std::move(refs);
+    return static_cast<int>(kept_.size());
+  }
+  double sum_kept() const { return total(kept_); }
+  int drop() {
+    kept_.clear();
+    return 0;
+  }
+  std::vector<mpiray::ObjectRef<Vec>> make(int k, int n) const {
+    std::vector<mpiray::ObjectRef<Vec>> out;
+    for (int i = 0; i < k; ++i) out.push_back(mpiray::put(Vec(n, double(i + 1))));
+    return out;
+  }
+
+ private:
+  static double total(const std::vector<mpiray::ObjectRef<Vec>>& refs) {
+    double s = 0;
+    for (const auto& r : refs)
+      for (double x : *r.view()) s += x;
+    return s;
+  }
+  std::vector<mpiray::ObjectRef<Vec>> kept_;
+};
+
 // Registrations live in the header: every test file that creates these actors needs
 // MPIRAY_ACTOR's declaration, and registering the same class or method twice is harmless.
 MPIRAY_ACTOR(Counter, int);
@@ -95,10 +126,12 @@ MPIRAY_ACTOR(Log);
 MPIRAY_ACTOR(Exploding, std::string);
 MPIRAY_ACTOR(Overlap);
 MPIRAY_ACTOR(Relay, int);
+MPIRAY_ACTOR(Keeper);
 MPIRAY_REMOTE(&Counter::add, &Counter::value, &Counter::fail_after_add, &Counter::where);
 MPIRAY_REMOTE(&Log::append, &Log::items);
 MPIRAY_REMOTE(&Exploding::f);
 MPIRAY_REMOTE(&Overlap::meet, &Overlap::touch);
 MPIRAY_REMOTE(&Relay::id, &Relay::ask);
+MPIRAY_REMOTE(&Keeper::sum_all, &Keeper::keep, &Keeper::sum_kept, &Keeper::drop, &Keeper::make);
 
 }  // namespace actor_test

@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <vector>
+#include <thread>
+#include <chrono>
 
 #include "actors/actor_classes.hpp"
 #include "mpi/mpi_test_support.hpp"
@@ -20,8 +23,44 @@ int add_from_task(mpiray::ActorHandle<Counter> c, int times) {
   return last;
 }
 int rank_of_task() { return mpiray::rank(); }
+// A worker task passing refs (nested in a vector) to an actor.
+double sum_through_keeper(mpiray::ActorHandle<actor_test::Keeper> k,
+                          std::vector<mpiray::ObjectRef<std::vector<double>>> refs) {
+  return k.task(&actor_test::Keeper::sum_all).remote(refs).get();
+}
 int plus_one(int x) { return x + 1; }
-MPIRAY_REMOTE(add_from_task, rank_of_task, plus_one);
+MPIRAY_REMOTE(add_from_task, rank_of_task, plus_one, sum_through_keeper);
+
+using Vec = std::vector<double>;
+using Refs = std::vector<mpiray::ObjectRef<Vec>>;
+
+// Driver puts of n doubles with values 1..k; their ids.
+Refs put_refs(int k, int n, std::vector<mpiray::detail::ObjectId>& ids) {
+  Refs refs;
+  for (int i = 0; i < k; ++i) {
+    refs.push_back(mpiray::put(Vec(n, double(i + 1))));
+    ids.push_back(refs.back().id());
+  }
+  return refs;
+}
+bool freed(mpiray::detail::ObjectId id) {
+  try {
+    mpiray::ObjectRef<Vec>::borrow(id).get();
+    return false;
+  } catch (const mpiray::ObjectError&) {
+    return true;
+  }
+}
+// Frees that depend on records from two other ranks arriving at rank 0 complete shortly after
+// the caller's get() returns; this waits for them with a deadline instead of a fixed sleep.
+bool freed_eventually(mpiray::detail::ObjectId id) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!freed(id)) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
 
 TEST(Actors, StatePersistsAcrossCalls) {
   auto c = mpiray::actor<Counter>(10).remote();
@@ -80,6 +119,53 @@ TEST(Actors, ObjectRefArgumentsAreResolvedBeforeTheCall) {
   // An actor result as a task argument (resolved by the scheduler).
   auto v = c.task(&Counter::value).remote();
   EXPECT_EQ(mpiray::task(plus_one).remote(v).get(), 144);
+}
+
+// Refs nested in call arguments live until the call is done, then go with the caller's last ref
+// (before, they stayed pinned until shutdown).
+TEST(ActorRefs, RefsInsideArgumentsAreFreedAfterTheCall) {
+  std::vector<mpiray::detail::ObjectId> ids;
+  Refs refs = put_refs(3, 1000, ids);
+  auto k = mpiray::actor<actor_test::Keeper>().remote();
+  EXPECT_EQ(k.task(&actor_test::Keeper::sum_all).remote(refs).get(), 6000.0);
+  refs.clear();
+  for (auto id : ids) EXPECT_TRUE(freed(id)) << "object " << id << " outlived its last ref";
+}
+
+TEST(ActorRefs, RefsTheActorKeepsStayAliveUntilItDropsThem) {
+  std::vector<mpiray::detail::ObjectId> ids;
+  Refs refs = put_refs(2, 500, ids);
+  auto k = mpiray::actor<actor_test::Keeper>().remote();
+  EXPECT_EQ(k.task(&actor_test::Keeper::keep).remote(refs).get(), 2);
+  refs.clear();
+  EXPECT_EQ(k.task(&actor_test::Keeper::sum_kept).remote().get(), 1500.0);
+  for (auto id : ids) EXPECT_FALSE(freed(id)) << "object " << id << " freed while the actor keeps it";
+  EXPECT_EQ(k.task(&actor_test::Keeper::drop).remote().get(), 0);
+  for (auto id : ids) EXPECT_TRUE(freed_eventually(id)) << "object " << id << " outlived the actor's ref";
+}
+
+TEST(ActorRefs, RefsInsideResultsLiveAsLongAsTheResult) {
+  auto k = mpiray::actor<actor_test::Keeper>().remote();
+  std::vector<mpiray::detail::ObjectId> ids;
+  {
+    auto made = k.task(&actor_test::Keeper::make).remote(3, 20000);  // 160 KB each: held remotely
+    Refs refs = made.get();
+    ASSERT_EQ(refs.size(), 3u);
+    for (std::size_t i = 0; i < refs.size(); ++i) {
+      ids.push_back(refs[i].id());
+      EXPECT_EQ(refs[i].view()->at(19999), double(i + 1));
+    }
+  }
+  for (auto id : ids) EXPECT_TRUE(freed_eventually(id)) << "object " << id << " outlived the result";
+}
+
+TEST(ActorRefs, AWorkersCallReleasesItsArgumentRefsToo) {
+  std::vector<mpiray::detail::ObjectId> ids;
+  Refs refs = put_refs(3, 1000, ids);
+  auto k = mpiray::actor<actor_test::Keeper>().remote();
+  EXPECT_EQ(mpiray::task(sum_through_keeper).remote(k, refs).get(), 6000.0);
+  refs.clear();
+  for (auto id : ids) EXPECT_TRUE(freed_eventually(id)) << "object " << id << " outlived its last ref";
 }
 
 TEST(Actors, MethodExceptionFailsOnlyThatCall) {

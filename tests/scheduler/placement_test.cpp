@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include <map>
 #include <set>
 
@@ -117,6 +119,32 @@ TEST(SchedulerPlacement, NestedTasksBypassTheCap) {
   auto sent2 = h.dispatch();
   ASSERT_EQ(sent2.size(), 1u);
   EXPECT_EQ(sent2[0].task.id, pinned_child);
+}
+
+// A nested task whose large argument lives on a full rank must still go out: its parent may be
+// what fills that rank, waiting for it (this deadlocked mergesort about once in 50 runs).
+TEST(SchedulerPlacement, NestedTaskWithALocalArgumentBypassesTheCapOfItsPreferredRank) {
+  SchedulerHarness h({0, 1, 1});
+  const ObjectId big = 1000;  // held on rank 1, far above the inline limit
+  h.table.create_pending(big, 1);
+  auto where = std::make_shared<mpiray::detail::ObjectData>();
+  where->owner = 1;
+  where->size = 1 << 20;
+  h.table.complete(big, where);
+  TaskOptions on1;
+  on1.pin = 1;
+  const int cap = h.scheduler.cap(1);
+  for (int i = 0; i < cap; ++i) h.submit_plain(on1);
+  ASSERT_EQ(h.dispatch().size(), static_cast<std::size_t>(cap));
+  ASSERT_EQ(h.scheduler.in_flight(1), cap);
+
+  TaskOptions nested;
+  nested.nested = true;
+  const ObjectId child = h.submit(ArgsBuilder().ref(big).build(), nested);
+  auto sent = h.dispatch();
+  ASSERT_EQ(sent.size(), 1u) << "the nested task waited for room on its argument's rank";
+  EXPECT_EQ(sent[0].task.id, child);
+  EXPECT_EQ(sent[0].rank, 1) << "locality: it should still run where its argument is";
 }
 
 TEST(SchedulerPlacement, BlockedTaskFreesItsSlot) {

@@ -135,7 +135,10 @@ struct ActorSpec {
 /// Places and constructs an actor; returns at once. Throws ConfigError on a duplicate name.
 ActorRef create_actor(ActorSpec&& spec);
 /// Sends a method call straight to the actor's rank; returns the result's id.
-ObjectId call_actor(const ActorRef& actor, std::uint64_t method_id, std::string args);
+/// `contained`: refs serialized inside the arguments (each carrying one reference), held until
+/// the call's result exists.
+ObjectId call_actor(const ActorRef& actor, std::uint64_t method_id, std::string args,
+                    std::vector<ObjectId> contained = {});
 void kill_actor(const ActorRef& actor);
 /// Looks a named actor up (asks rank 0 from other ranks). Empty ref (actor == 0) if unknown.
 ActorRef find_named_actor(const std::string& name);
