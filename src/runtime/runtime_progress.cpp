@@ -1,0 +1,339 @@
+// Runtime, progress part: the sweep that moves all MPI traffic, and handling of received records.
+
+#include <iostream>
+#include <stdexcept>
+#include <string>
+
+#include "runtime/error_info.hpp"
+#include "runtime/forwarded_output.hpp"
+#include "runtime/runtime.hpp"
+#include "worker/backoff.hpp"
+
+namespace mpiray::detail {
+
+// ---------------------------------------------------------------------------------------------
+// Progress
+
+void Runtime::kick(bool strong) {
+  if (pool_) pool_->kick();
+  if (!progress_sleeping_.load(std::memory_order_acquire) &&
+      !(strong && courtesy_sleeping_.load(std::memory_order_acquire)))
+    return;
+  {
+    std::lock_guard<std::mutex> lk(sleep_mu_);
+    kicked_ = true;
+  }
+  sleep_cv_.notify_one();
+}
+
+bool Runtime::try_progress() {
+  std::unique_lock<std::mutex> lk(progress_mu_, std::try_to_lock);
+  if (!lk.owns_lock()) return false;
+  try {
+    return sweep();
+  } catch (const std::exception& e) {
+    std::cerr << "mpiray: rank " << layout_.rank << ": fatal error in the runtime: " << e.what()
+              << std::endl;
+    transport_->abort(70);
+  }
+}
+
+bool Runtime::flush_outboxes() {
+  if (!outbox_dirty_.exchange(false, std::memory_order_acq_rel)) return false;
+  std::vector<std::pair<int, std::vector<char>>> batches;
+  {
+    std::lock_guard<std::mutex> lk(outbox_mu_);
+    for (int d = 0; d < layout_.size; ++d) {
+      if (outbox_[d].empty()) continue;
+      batches.emplace_back(d, outbox_[d].take());
+      outbox_[d].bytes().reserve(4096);
+    }
+  }
+  for (auto& [dest, bytes] : batches) {
+    if (dest == layout_.rank) {
+      handle_message(dest, bytes.data(), bytes.size());
+    } else {
+      transport_->send(dest, std::move(bytes));
+    }
+  }
+  return !batches.empty();
+}
+
+bool Runtime::sweep() {
+  bool did = false;
+  if (scheduler_) {
+    std::vector<std::unique_ptr<TaskRecord>> in;
+    if (intake_size_.load(std::memory_order_acquire) != 0) {
+      std::lock_guard<std::mutex> lk(intake_mu_);
+      in.swap(intake_);
+      intake_size_.store(0, std::memory_order_release);
+    }
+    for (auto& t : in) scheduler_->submit(std::move(t));
+    did = did || !in.empty();
+  }
+  did = (transport_->poll(
+             [this](int src, const char* d, std::size_t n) { handle_message(src, d, n); }) > 0) ||
+        did;
+  // Local records first (results of this rank's threads, nested submissions), then decide.
+  did = flush_outboxes() || did;
+  if (actors_) did = pump_actors() || did;
+  did = object_housekeeping() || did;
+  if (scheduler_) {
+    auto send = [this](int rank, const TaskRecord& t) {
+      std::lock_guard<std::mutex> lk(outbox_mu_);
+      encode_execute(outbox_[rank], t.id, t.func_id, t.attempt, t.name, t.args, t.parent);
+    };
+    if (scheduler_->dispatch(send) > 0) {
+      outbox_dirty_.store(true, std::memory_order_release);
+      did = true;
+    }
+    std::vector<ObjectId> completed = scheduler_->take_completed();
+    if (!completed.empty()) answer_waiters(completed);
+    unfinished_.store(scheduler_->outstanding() + intake_size_.load(std::memory_order_acquire),
+                      std::memory_order_release);
+  }
+  did = flush_outboxes() || did;
+  did = transport_->test_sends() || did;
+  return did;
+}
+
+void Runtime::reply_object(int dest, ObjectId id) {
+  bool known = false;
+  ObjectPtr d = table_.try_get(id, &known);
+  if (!d) {
+    auto e = std::make_shared<ObjectData>();
+    e->error = make_error_info(
+        "mpiray::get", 0, "mpiray::ObjectError",
+        "object " + std::to_string(id) + " is unknown or was freed before it was fetched");
+    d = e;
+  } else if (d->local() && !d->failed() && d->bytes.size() > inline_limit_) {
+    // Large values are read one-sided from their holder, never shipped in a message.
+    const int origin = table_.origin(id);
+    ObjectData where;
+    where.owner = origin > 0 ? origin : 0;
+    where.size = d->bytes.size();
+    where.type_tag = d->type_tag;
+    queue_record(dest, [&](Writer& w) { encode_object(w, id, where); });
+    return;
+  }
+  queue_record(dest, [&](Writer& w) { encode_object(w, id, *d); });
+}
+
+void Runtime::answer_waiters(const std::vector<ObjectId>& completed) {
+  if (remote_waiters_.empty()) return;
+  for (ObjectId id : completed) {
+    auto it = remote_waiters_.find(id);
+    if (it == remote_waiters_.end()) continue;
+    for (int dest : it->second) reply_object(dest, id);
+    remote_waiters_.erase(it);
+  }
+}
+
+void Runtime::handle_message(int source, const char* data, std::size_t size) {
+  std::vector<Job> jobs;
+  for_each_record(data, size, [&](MsgType type, Reader& r) {
+    switch (type) {
+      case MsgType::kExecute: {
+        ExecuteView v = decode_execute(r);
+        Job j;
+        j.task = v.task;
+        j.func = v.func;
+        j.attempt = v.attempt;
+        j.name.assign(v.name);
+        j.args.assign(v.args);
+        j.parent = v.parent;
+        if (prepare_args(j)) {
+          jobs.push_back(std::move(j));
+        } else {
+          waiting_jobs_.push_back(std::move(j));  // runs once its fetched arguments are here
+        }
+        break;
+      }
+      case MsgType::kFetch:
+        handle_fetch(source, r.get<ObjectId>());
+        break;
+      case MsgType::kFetchReady:
+        handle_fetch_ready(source, r);
+        break;
+      case MsgType::kFetchDone:
+        handle_fetch_done(source, r.get<ObjectId>());
+        break;
+      case MsgType::kFree:
+        table_.free(r.get<ObjectId>());
+        break;
+      case MsgType::kBroadcast:
+        handle_broadcast(r);
+        break;
+      case MsgType::kResult: {
+        const auto id = r.get<ObjectId>();
+        const auto exec_ns = r.get<std::uint32_t>();
+        scheduler_->on_result(source, id, exec_ns, decode_outcome(r));
+        break;
+      }
+      case MsgType::kSubmit: {
+        SubmitView v = decode_submit(r);
+        table_.create_pending(v.task, 1);  // the submitting worker's hold
+        auto t = std::make_unique<TaskRecord>();
+        t->id = v.task;
+        t->func_id = v.func;
+        t->pin = v.pin;
+        t->retries_left = v.retries;
+        t->name.assign(v.name);
+        t->args.assign(v.args);
+        t->submitter = source;
+        t->nested = true;
+        t->parent = v.parent;
+        if (auto c = task_contained_.find(v.task); c != task_contained_.end()) {
+          t->contained = std::move(c->second);
+          task_contained_.erase(c);
+        }
+        scheduler_->submit(std::move(t));
+        break;
+      }
+      case MsgType::kGetRequest: {
+        const auto id = r.get<ObjectId>();
+        bool known = false;
+        const bool ready = table_.try_get(id, &known) != nullptr;
+        // An unknown id made on a worker (an actor call's result) may still be on its way.
+        if (ready || (!known && (id >> kOwnerShift) == 0)) {
+          reply_object(source, id);
+        } else {
+          remote_waiters_[id].push_back(source);
+        }
+        break;
+      }
+      case MsgType::kObject: {
+        const auto id = r.get<ObjectId>();
+        table_.complete(id, decode_outcome(r));
+        release_call_holds(id);  // an actor call's result: its ref arguments were read
+        break;
+      }
+      case MsgType::kRelease: {
+        const auto id = r.get<ObjectId>();
+        if (!table_.release(id).known && (id >> kOwnerShift) != 0) ++early_releases_[id];
+        break;
+      }
+      case MsgType::kPin:
+        table_.pin(r.get<ObjectId>());
+        break;
+      case MsgType::kPut: {
+        const auto id = r.get<ObjectId>();
+        table_.create_pending(id, 1);  // the putting worker's hold
+        table_.complete(id, decode_outcome(r));
+        break;
+      }
+      case MsgType::kShutdown:
+        exit_code_ = r.get<std::int32_t>();
+        stopping_ = true;
+        break;
+      case MsgType::kBlock:
+        scheduler_->on_blocked(source, +1);
+        break;
+      case MsgType::kUnblock:
+        scheduler_->on_blocked(source, -1);
+        break;
+      case MsgType::kOutput:
+        print_forwarded(source, r.get_bytes());
+        break;
+      case MsgType::kContains: {
+        const auto container = r.get<ObjectId>();
+        const auto kind = r.get<std::uint8_t>();
+        const auto n = r.get<std::uint32_t>();
+        std::vector<ObjectId> ids(n);
+        for (auto& id : ids) {
+          id = r.get<ObjectId>();
+          table_.add_ref(id, false);  // the value's reference, before the sender's hold goes
+        }
+        if (kind == 0) {
+          table_.set_contained(container, ids);
+        } else if (kind == 2) {
+          // A worker's actor call. Its result came first (another sender): the actor kept what
+          // it needed by then, so the holds go at once.
+          if (table_.try_get(container)) {
+            for (ObjectId id : ids) table_.release(id);
+          } else {
+            std::lock_guard<std::mutex> lk(call_holds_mu_);
+            auto& h = call_holds_[container];
+            h.insert(h.end(), ids.begin(), ids.end());
+          }
+        } else {
+          auto& c = task_contained_[container];
+          c.insert(c.end(), ids.begin(), ids.end());
+        }
+        break;
+      }
+      case MsgType::kAddRef:
+        table_.add_ref(r.get<ObjectId>(), false);
+        break;
+      case MsgType::kTrace:
+      case MsgType::kStats:
+        take_report(source, type, r);
+        break;
+      case MsgType::kActorCreate: {
+        const auto actor = r.get<ObjectId>();
+        const auto cls = r.get<std::uint64_t>();
+        const auto maxc = r.get<std::int32_t>();
+        actors_->create(actor, cls, maxc, std::string(r.get_bytes()));
+        break;
+      }
+      case MsgType::kActorCall: {
+        ActorCallView v = decode_actor_call(r);
+        ActorCall c;
+        c.id = v.call;
+        c.method = v.method;
+        c.caller = v.caller;
+        c.order_key = v.order_key;
+        c.args.assign(v.args);
+        actors_->call(v.actor, std::move(c));
+        break;
+      }
+      case MsgType::kActorKill:
+        actors_->kill(r.get<ObjectId>());
+        break;
+      case MsgType::kCallResult: {
+        const auto id = r.get<ObjectId>();
+        const auto caller = r.get<std::int32_t>();
+        handle_call_result(id, caller, decode_outcome(r));
+        break;
+      }
+      case MsgType::kNameRequest:
+        handle_name_request(source, r);
+        break;
+      default:
+        throw std::runtime_error("unknown record type " + std::to_string(int(type)) +
+                                 " from rank " + std::to_string(source));
+    }
+  });
+  if (!jobs.empty()) pool_->push(std::move(jobs));
+}
+
+void Runtime::progress_loop(const std::atomic<bool>& stop) {
+  Backoff backoff;
+  const auto courtesy = BackoffConfig::get().max_sleep / 4;
+  while (!stop.load(std::memory_order_acquire)) {
+    if (pollers_.load(std::memory_order_acquire) > 0) {
+      // Someone else is polling: leave the core to it. Not marked as sleeping, so nobody pays
+      // for waking us; we look again shortly in case that thread got busy.
+      std::unique_lock<std::mutex> lk(sleep_mu_);
+      courtesy_sleeping_.store(true, std::memory_order_release);
+      sleep_cv_.wait_for(lk, courtesy, [&] { return kicked_ || stop.load(); });
+      kicked_ = false;
+      courtesy_sleeping_.store(false, std::memory_order_release);
+      backoff.reset();
+      continue;
+    }
+    if (try_progress()) {
+      backoff.reset();
+      continue;
+    }
+    const auto w = backoff.step();
+    if (w.count() == 0) continue;
+    std::unique_lock<std::mutex> lk(sleep_mu_);
+    progress_sleeping_.store(true, std::memory_order_release);
+    sleep_cv_.wait_for(lk, w, [&] { return kicked_ || stop.load(); });
+    kicked_ = false;
+    progress_sleeping_.store(false, std::memory_order_release);
+  }
+}
+
+}  // namespace mpiray::detail

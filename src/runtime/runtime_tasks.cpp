@@ -1,0 +1,344 @@
+// Runtime, task part: running tasks on this rank, and the API (submit, get, wait, references).
+
+#include <algorithm>
+#include <string>
+
+#include "mpiray/detail/registry.hpp"
+#include "mpiray/errors.hpp"
+#include "runtime/crash_report.hpp"
+#include "runtime/error_info.hpp"
+#include "runtime/runtime.hpp"
+#include "worker/backoff.hpp"
+
+namespace mpiray::detail {
+
+namespace {
+// Time this thread spent blocked in get() (not counted as busy in the statistics).
+thread_local std::uint64_t tl_blocked_ns = 0;
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Executing tasks
+
+void Runtime::run_job(Job& job) {
+  const FunctionInfo* fn = job.kind == JobKind::kTask ? find_function(job.func) : nullptr;
+  CurrentTaskScope scope(fn ? fn->name.c_str() : "<actor>", job.task);
+  struct JobScope {
+    ObjectId prev = tl_current_job;
+    explicit JobScope(ObjectId id) { tl_current_job = id; }
+    ~JobScope() { tl_current_job = prev; }
+  } job_scope(job.task);
+  // One result buffer per nesting level: a task blocked in get() may run another job on this
+  // thread (helping), which must not clobber the outer task's result. Reused to avoid a heap
+  // allocation per task.
+  thread_local std::vector<std::unique_ptr<Writer>> buffers;
+  thread_local std::size_t depth = 0;
+  if (buffers.size() <= depth) buffers.push_back(std::make_unique<Writer>(256));
+  Writer& out = *buffers[depth];
+  out.clear();
+  struct DepthGuard {
+    std::size_t& d;
+    explicit DepthGuard(std::size_t& x) : d(x) { ++d; }
+    ~DepthGuard() { --d; }
+  } depth_guard(depth);
+  if (job.kind != JobKind::kTask) {
+    run_actor_job(job, out);
+    return;
+  }
+  TraceSpan span("task", job.name.empty() ? (fn ? fn->name : std::string("<unknown>")) : job.name,
+                 job.args.size());
+  const std::uint64_t blocked_before = tl_blocked_ns;
+  ContainedScope refs_in_result;  // ObjectRefs the result contains live as long as the result
+  const auto t0 = Clock::now();
+  std::shared_ptr<const ErrorInfo> error;
+  if (job.arg_error) {
+    error = job.arg_error;
+  } else if (!fn) {
+    error = make_error_info("<function id " + std::to_string(job.func) + ">", layout_.rank,
+                            "mpiray::RegistrationError",
+                            "no function with this id is registered on this rank; run the same "
+                            "binary on every rank");
+  } else {
+    try {
+      Reader in(job.args);
+      fn->invoke(in, out);
+    } catch (...) {
+      error = current_exception_info(fn->name, layout_.rank);
+    }
+    std::vector<ObjectId> contained = refs_in_result.take();
+    if (!contained.empty() && !error) {
+      if (layout_.rank == 0) {
+        table_.set_contained(job.task, contained);  // one process: hand the references over
+      } else {
+        hand_over_contained(job.task, 0, std::move(contained));
+      }
+    } else {
+      for (ObjectId id : contained) release(id);
+    }
+  }
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+  const auto exec_ns = static_cast<std::uint32_t>(std::min<long long>(ns, 0xFFFFFFFFll));
+  stat_tasks_.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t blocked = tl_blocked_ns - blocked_before;
+  stat_busy_ns_.fetch_add(static_cast<std::uint64_t>(ns) > blocked ? ns - blocked : 0,
+                          std::memory_order_relaxed);
+  if (error) {
+    ObjectData d;
+    d.error = error;
+    queue_record(0, [&](Writer& w) { encode_result(w, job.task, exec_ns, d); });
+  } else if (layout_.rank != 0 && out.size() > inline_limit_) {
+    // Large results stay here; rank 0 learns where they are.
+    ObjectData where;
+    try {
+      table_.reserve(out.size());
+      // Made in the shared segment where possible: readers on this node then copy it once.
+      where = keep_local(job.task, copy_for_sharing(out.view()), fn->result_tag);
+    } catch (const ObjectStoreFullError& e) {
+      where = ObjectData{};
+      where.error =
+          make_error_info(fn->name, layout_.rank, "mpiray::ObjectStoreFullError", e.what());
+    }
+    queue_record(0, [&](Writer& w) { encode_result(w, job.task, exec_ns, where); });
+  } else {
+    queue_record(
+        0, [&](Writer& w) { encode_result_ok(w, job.task, exec_ns, out.view(), fn->result_tag); });
+  }
+  // A long task's result should not wait for the next idle moment of this thread.
+  if (ns > 20000 || error) try_progress();
+  if (layout_.rank == 0) kick();
+}
+
+// ---------------------------------------------------------------------------------------------
+// API
+
+ObjectId Runtime::submit(TaskSubmission&& s) {
+  if (stopping_) throw RuntimeError("mpiray: cannot submit tasks: the runtime is shutting down");
+  const ObjectId id = new_id();
+  const bool nested = ThreadPool::on_pool_thread();
+  if (layout_.rank == 0) {
+    table_.create_pending(id, 1);
+    auto t = std::make_unique<TaskRecord>();
+    t->id = id;
+    t->func_id = s.func_id;
+    t->args = std::move(s.args);
+    t->pin = s.pin;
+    t->retries_left = s.max_retries;
+    t->name = std::move(s.name);
+    t->nested = nested;
+    t->parent = tl_current_job;
+    t->submit_holds = arg_refs(t->args);
+    for (ObjectId dep : t->submit_holds) table_.add_ref(dep, false);
+    t->contained = std::move(s.contained);  // their references pass to the task
+    {
+      std::lock_guard<std::mutex> lk(intake_mu_);
+      intake_.push_back(std::move(t));
+      intake_size_.store(intake_.size(), std::memory_order_release);
+    }
+    unfinished_.fetch_add(1, std::memory_order_release);
+  } else {
+    table_.create_pending(id, 1, /*owner_counts=*/true);
+    table_.mark_requested(id);
+    hand_over_contained(id, 1, std::move(s.contained));
+    s.parent = tl_current_job;
+    queue_record(0, [&](Writer& w) {
+      encode_submit(w, id, s);
+      encode_id(w, MsgType::kGetRequest, id);  // the submitter almost always gets its result
+    });
+  }
+  kick();
+  return id;
+}
+
+template <class Done>
+bool Runtime::wait_until(Done&& done, Deadline deadline, ObjectId single) {
+  Backoff backoff;
+  bool reported_block = false;
+  const bool on_pool = pool_ && ThreadPool::on_pool_thread();
+  bool ok = true;
+  // Pool threads are already counted as pollers by their pool while idle, but not while running
+  // a task (which is where this wait happens).
+  struct PollerScope {
+    std::atomic<int>& n;
+    bool on = false;
+    void set(bool v) {
+      if (v != on) n.fetch_add(v ? 1 : -1, std::memory_order_acq_rel);
+      on = v;
+    }
+    ~PollerScope() { set(false); }
+  } poller{pollers_};
+  // A task thread that waits hands its place in the pool to another thread.
+  struct BlockScope {
+    ThreadPool* pool;
+    ~BlockScope() {
+      if (pool) pool->end_block();
+    }
+  } block_scope{nullptr};
+  const ObjectId me = tl_current_job;
+  struct BlockedTime {
+    bool on = false;
+    Clock::time_point t0;
+    ~BlockedTime() {
+      if (on)
+        tl_blocked_ns += static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
+    }
+  } blocked_time;
+  for (;;) {
+    poller.set(true);
+    const std::uint64_t gen = single ? table_.generation_for(single) : table_.generation();
+    if (done()) break;
+    if (stopping_) {
+      if (reported_block) queue_record(0, [](Writer& w) { encode_id(w, MsgType::kUnblock, 0); });
+      throw RuntimeError("mpiray: the runtime is shutting down; the object will not arrive");
+    }
+    if (deadline && Clock::now() >= *deadline) {
+      ok = false;
+      break;
+    }
+    if (on_pool && pool_->try_run_child(me)) {  // our own child: run it here (depth first)
+      backoff.reset();
+      continue;
+    }
+    if (try_progress()) {
+      backoff.reset();
+      continue;
+    }
+    if (on_pool && !block_scope.pool) {
+      // Nothing of ours to run: this thread waits, another one takes its place in the pool.
+      pool_->begin_block();
+      block_scope.pool = pool_.get();
+      blocked_time.on = true;
+      blocked_time.t0 = Clock::now();
+    }
+    const auto w = backoff.step();
+    if (w.count() == 0) continue;
+    if (on_pool && !reported_block) {
+      queue_record(0, [](Writer& w2) { encode_id(w2, MsgType::kBlock, 0); });
+      reported_block = true;
+      kick();
+    }
+    auto until = Clock::now() + w;
+    if (deadline && *deadline < until) until = *deadline;
+    poller.set(false);
+    kick(/*strong=*/true);  // we stop polling: the progress thread must not wait out its courtesy
+    if (single) {
+      table_.wait_change_for(single, gen, until);
+    } else {
+      table_.wait_change(gen, until);
+    }
+  }
+  if (reported_block) {
+    queue_record(0, [](Writer& w) { encode_id(w, MsgType::kUnblock, 0); });
+    kick();
+  }
+  return ok;
+}
+
+ObjectPtr Runtime::get(ObjectId id, Deadline deadline) {
+  bool known = false;
+  ObjectPtr d = table_.try_get(id, &known);
+  if (d && d->local()) return d;
+  if (layout_.rank == 0 && !known)
+    throw ObjectError("mpiray: object " + std::to_string(id) +
+                      " is unknown or was already freed (no ObjectRef kept it alive)");
+  if (!d && layout_.rank != 0 && table_.mark_requested(id)) {
+    queue_record(0, [&](Writer& w) { encode_id(w, MsgType::kGetRequest, id); });
+    kick();
+  }
+  ObjectPtr result;
+  const bool ok = wait_until(
+      [&] {
+        result = table_.try_get(id);
+        if (!result) return false;
+        if (result->local()) return true;
+        start_fetch(id, result->owner, /*keep=*/false);  // the value lives elsewhere: read it
+        return false;
+      },
+      deadline, id);
+  if (!ok)
+    throw TimeoutError("mpiray: object " + std::to_string(id) +
+                       " was not ready before the timeout; wait longer or check the task");
+  return result;
+}
+
+std::vector<char> Runtime::wait(const std::vector<ObjectId>& ids, std::size_t num,
+                                Deadline deadline) {
+  std::vector<char> flags(ids.size(), 0);
+  num = std::min(num, ids.size());
+  if (layout_.rank != 0) {
+    bool queued = false;
+    for (ObjectId id : ids) {
+      if (!table_.try_get(id) && table_.mark_requested(id)) {
+        queue_record(0, [&](Writer& w) { encode_id(w, MsgType::kGetRequest, id); });
+        queued = true;
+      }
+    }
+    if (queued) kick();
+  }
+  std::size_t ready = 0;
+  wait_until(
+      [&] {
+        for (std::size_t i = 0; i < ids.size() && ready < num; ++i) {
+          if (!flags[i] && table_.try_get(ids[i])) {
+            flags[i] = 1;
+            ++ready;
+          }
+        }
+        return ready >= num;
+      },
+      deadline);
+  return flags;
+}
+
+bool Runtime::ready(ObjectId id) {
+  if (table_.try_get(id)) return true;
+  try_progress();
+  return table_.try_get(id) != nullptr;
+}
+
+void Runtime::add_ref(ObjectId id) {
+  if (layout_.rank == 0) {
+    table_.add_ref(id, false);
+  } else if (table_.add_borrow(id) && !stopping_) {
+    // This rank now holds refs rank 0 did not count: it counts it until our Release.
+    queue_record(0, [&](Writer& w) { encode_id(w, MsgType::kAddRef, id); });
+  }
+}
+
+void Runtime::release(ObjectId id) {
+  const auto r = table_.release(id);
+  if (r.notify_owner && layout_.rank != 0 && !stopping_) {
+    queue_record(0, [&](Writer& w) { encode_id(w, MsgType::kRelease, id); });
+  }
+}
+
+void Runtime::pin(ObjectId id) {
+  table_.pin(id);
+  if (layout_.rank != 0) queue_record(0, [&](Writer& w) { encode_id(w, MsgType::kPin, id); });
+}
+
+void Runtime::check_pin(int r) const {
+  const bool ok = layout_.size == 1 ? r == 0 : (r >= 1 && r < layout_.size);
+  if (ok) return;
+  const std::string range = layout_.size == 1
+                                ? std::string("only rank 0 (one-process run)")
+                                : "worker ranks 1.." + std::to_string(layout_.size - 1);
+  throw ConfigError("mpiray: on_rank(" + std::to_string(r) + ") is out of range: this job has " +
+                    range + " (world size " + std::to_string(layout_.size) +
+                    "); rank 0 is the driver and runs tasks only in a one-process run");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Draining before shutdown (here, not with the rest of the lifecycle: it uses wait_until)
+
+void Runtime::drain() {
+  // Outstanding tasks (including ones nobody will get) run to completion before shutdown.
+  wait_until(
+      [&] {
+        return unfinished_.load(std::memory_order_acquire) == 0 &&
+               driver_calls_.load(std::memory_order_acquire) == 0;
+      },
+      std::nullopt);
+}
+
+}  // namespace mpiray::detail
