@@ -1,4 +1,7 @@
+// Runtime, lifecycle part: start-up checks (launch, options, registry), the driver body, shutdown.
+
 #include "runtime/runtime.hpp"
+#include "worker/backoff.hpp"
 
 #include <unistd.h>
 
@@ -63,6 +66,14 @@ Runtime::Runtime(int* argc, char*** argv) {
   }
 
   const int my_threads = is_executor() ? threads_ : 0;
+  {
+    // Oversubscribed node (every rank polls at times, the driver too): idle polling yields the
+    // core instead of spinning on it. Together with Open MPI's yield-when-idle turned off (see
+    // the transport), a poller costs one sched_yield per sweep, not one per MPI call.
+    const int cores = available_cores();
+    const int busy = layout_.local_size * std::max(1, my_threads);
+    BackoffConfig::set_oversubscribed(layout_.local_size > cores || busy > cores);
+  }
   std::vector<int> threads_per_rank = transport_->gather_int(my_threads);
   outbox_.resize(layout_.size);
   next_id_ = (static_cast<std::uint64_t>(layout_.rank) << kOwnerShift);

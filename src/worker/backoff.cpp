@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <string>
 
@@ -15,12 +16,16 @@ std::chrono::microseconds env_us(const char* name, std::chrono::microseconds dfl
   const long x = std::strtol(v, &end, 10);
   return (end && *end == '\0' && x >= 0) ? std::chrono::microseconds(x) : dflt;
 }
+std::atomic<bool> g_oversubscribed{false};
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
 }
 }  // namespace
+
+void BackoffConfig::set_oversubscribed(bool on) { g_oversubscribed.store(on, std::memory_order_relaxed); }
+bool BackoffConfig::oversubscribed() { return g_oversubscribed.load(std::memory_order_relaxed); }
 
 const BackoffConfig& BackoffConfig::get() {
   static const BackoffConfig c = [] {
@@ -37,8 +42,13 @@ std::chrono::microseconds Backoff::step() {
   const BackoffConfig& c = BackoffConfig::get();
   // While spinning, read the clock only every 16th round: clock_gettime was a tenth of a
   // polling thread's time in profiles.
+  const bool share = g_oversubscribed.load(std::memory_order_relaxed);
   if (in_spin_ && (++rounds_ & 15) != 0) {
-    cpu_relax();
+    if (share) {
+      sched_yield();
+    } else {
+      cpu_relax();
+    }
     return std::chrono::microseconds(0);
   }
   const auto now = std::chrono::steady_clock::now();
@@ -51,8 +61,13 @@ std::chrono::microseconds Backoff::step() {
   in_spin_ = idle < c.spin;
   if (in_spin_) {
     // One pause only: on recent x86 cores a pause costs ~140 cycles, and every pause here is
-    // added to the latency of noticing a reply.
-    cpu_relax();
+    // added to the latency of noticing a reply. On an oversubscribed node, yield instead: the
+    // core may be needed by a rank with work (sched_yield returns at once when it is not).
+    if (share) {
+      sched_yield();
+    } else {
+      cpu_relax();
+    }
     return std::chrono::microseconds(0);
   }
   if (idle < c.spin + c.yield) {

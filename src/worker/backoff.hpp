@@ -15,6 +15,10 @@ struct BackoffConfig {
   std::chrono::microseconds max_sleep{1000};
   /// Reads MPIRAY_SPIN_US, MPIRAY_YIELD_US, MPIRAY_MAX_SLEEP_US once.
   static const BackoffConfig& get();
+  /// More runnable ranks/threads than cores on this node: the spin phase then yields the core
+  /// on every round instead of pausing, so a polling rank never holds a core a busy one needs.
+  static void set_oversubscribed(bool on);
+  static bool oversubscribed();
 };
 
 class Backoff {
