@@ -326,7 +326,7 @@ void Runtime::progress_loop(const std::atomic<bool>& stop) {
       backoff.reset();
       continue;
     }
-    const auto w = backoff.step();
+    const auto w = scheduler_nap(backoff.step());
     if (w.count() == 0) continue;
     std::unique_lock<std::mutex> lk(sleep_mu_);
     progress_sleeping_.store(true, std::memory_order_release);

@@ -210,7 +210,7 @@ bool Runtime::wait_until(Done&& done, Deadline deadline, ObjectId single) {
       blocked_time.on = true;
       blocked_time.t0 = Clock::now();
     }
-    const auto w = backoff.step();
+    const auto w = scheduler_nap(backoff.step());
     if (w.count() == 0) continue;
     if (on_pool && !reported_block) {
       queue_record(0, [](Writer& w2) { encode_id(w2, MsgType::kBlock, 0); });

@@ -44,7 +44,7 @@ std::chrono::microseconds Backoff::step() {
   // polling thread's time in profiles.
   const bool share = g_oversubscribed.load(std::memory_order_relaxed);
   if (in_spin_ && (++rounds_ & 15) != 0) {
-    if (share) {
+    if (share && (rounds_ & 3) == 0) {  // a syscall every round would slow the poll loop itself
       sched_yield();
     } else {
       cpu_relax();
@@ -74,7 +74,13 @@ std::chrono::microseconds Backoff::step() {
     sched_yield();
     return std::chrono::microseconds(0);
   }
-  const auto s = sleep_;
+  // Shortly after the last activity more work usually follows (the next step of a task graph):
+  // naps stay short (200 us) for the first 20 ms, then grow to max_sleep for a rank that is
+  // really idle. An idle rank then wakes about 1000 times a second, a few percent of a core.
+  const auto cap = idle < std::chrono::milliseconds(20)
+                       ? std::min(c.max_sleep, std::chrono::microseconds(200))
+                       : c.max_sleep;
+  const auto s = std::min(sleep_, cap);
   sleep_ = std::min(sleep_ * 2, c.max_sleep);
   return s;
 }

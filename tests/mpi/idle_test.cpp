@@ -1,0 +1,52 @@
+// Idle ranks leave the cores alone: while the driver does nothing for a second, no rank (the
+// driver's own progress thread included) uses more than a fifth of a core. A rank that
+// busy-polled would use a whole one (or, oversubscribed, its share of the cores).
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <ctime>
+#include <thread>
+#include <vector>
+
+#include "mpi/mpi_test_support.hpp"
+
+namespace {
+
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+double cpu_here() { return process_cpu_seconds(); }
+
+}  // namespace
+
+MPIRAY_REMOTE(cpu_here);
+
+namespace {
+
+using namespace mpiray_test;
+
+TEST(Idle, RanksWithNothingToDoUseLessThanAFifthOfACore) {
+  std::vector<int> ranks = executor_ranks();
+  std::vector<double> before;
+  for (int r : ranks) before.push_back(mpiray::task(cpu_here).on_rank(r).remote().get());
+  // Let the back-off settle past its short-nap phase, then measure a quiet second. The sleeps
+  // are the idle time being measured, not synchronisation.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const double driver0 = process_cpu_seconds();
+  const auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double driver = process_cpu_seconds() - driver0;
+  EXPECT_LT(driver / wall, 0.2) << "rank 0 used " << driver << " s of CPU in " << wall << " s idle";
+  for (std::size_t i = 0; i < ranks.size(); ++i) {
+    if (ranks[i] == 0) continue;  // one process: the driver's measurement covers it
+    const double used = mpiray::task(cpu_here).on_rank(ranks[i]).remote().get() - before[i];
+    // The window includes the 0.1 s settling, two task round trips and the 1 s quiet time.
+    EXPECT_LT(used / (wall + 0.1), 0.2) << "rank " << ranks[i] << " used " << used << " s of CPU idle";
+  }
+}
+
+}  // namespace
