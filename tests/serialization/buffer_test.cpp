@@ -134,3 +134,21 @@ TEST(Blob, UninitializedGivesAWritableBufferOfTheExactSize) {
   EXPECT_TRUE(empty.empty());
   EXPECT_EQ(mpiray::detail::Blob().view(), "");
 }
+
+TEST(Blob, SmallValuesLiveInsideTheBlobAndSurviveCopiesAndMoves) {
+  mpiray::detail::Blob a(std::string("tiny"));
+  EXPECT_EQ(a, "tiny");
+  mpiray::detail::Blob b = a;             // copy
+  mpiray::detail::Blob c = std::move(a);  // move
+  EXPECT_EQ(b, "tiny");
+  EXPECT_EQ(c, "tiny");
+  EXPECT_NE(b.data(), c.data()) << "inline bytes must be copied, not shared";
+  const std::string big(mpiray::detail::Blob::kInline + 1, 'q');
+  mpiray::detail::Blob d(big);
+  mpiray::detail::Blob e = d;
+  EXPECT_EQ(d.data(), e.data()) << "large bytes are shared between copies";
+  EXPECT_EQ(e, big);
+  e.assign("short again");
+  EXPECT_EQ(e, "short again");
+  EXPECT_EQ(d, big);
+}

@@ -20,15 +20,33 @@ namespace mpiray::detail {
 /// Thread-safety: a Blob is immutable once published; copies may be used from any thread.
 class Blob {
  public:
+  /// Values up to this size live inside the Blob itself (no heap allocation): most task results
+  /// are a few bytes, and an allocation per result showed up in the task-throughput profile.
+  static constexpr std::size_t kInline = 40;
+
   Blob() = default;
-  /// Owns `s` (moved, not copied).
+  /// Owns `s` (moved, not copied; small ones are copied inline).
   Blob(std::string s) {  // NOLINT(google-explicit-constructor): strings are the common source
+    if (s.size() <= kInline) {
+      set_inline(s.data(), s.size());
+      return;
+    }
     auto owned = std::make_shared<std::string>(std::move(s));
     p_ = owned->data();
     n_ = owned->size();
     keep_ = std::move(owned);
   }
   Blob& operator=(std::string s) { return *this = Blob(std::move(s)); }
+  Blob(const Blob& o) { copy_from(o); }
+  Blob(Blob&& o) noexcept { move_from(std::move(o)); }
+  Blob& operator=(const Blob& o) {
+    if (this != &o) copy_from(o);
+    return *this;
+  }
+  Blob& operator=(Blob&& o) noexcept {
+    if (this != &o) move_from(std::move(o));
+    return *this;
+  }
 
   /// Bytes kept alive by `keep` (e.g. the typed value whose storage they are).
   static Blob external(std::shared_ptr<const void> keep, const char* p, std::size_t n) {
@@ -49,8 +67,16 @@ class Blob {
     b.keep_ = std::move(mem);
     return b;
   }
+  /// A copy of `s` (inline when small).
+  void assign(std::string_view s) {
+    if (s.size() <= kInline) {
+      keep_.reset();
+      set_inline(s.data(), s.size());
+    } else {
+      *this = Blob(std::string(s));
+    }
+  }
 
-  void assign(std::string_view s) { *this = Blob(std::string(s)); }
   const char* data() const noexcept { return p_ ? p_ : ""; }
   std::size_t size() const noexcept { return n_; }
   bool empty() const noexcept { return n_ == 0; }
@@ -64,9 +90,37 @@ class Blob {
   friend std::ostream& operator<<(std::ostream& os, const Blob& b) { return os << b.view(); }
 
  private:
+  bool is_inline() const noexcept { return p_ == small_; }
+  void set_inline(const char* p, std::size_t n) noexcept {
+    if (n != 0) std::memcpy(small_, p, n);
+    p_ = small_;
+    n_ = n;
+  }
+  void copy_from(const Blob& o) {
+    keep_ = o.keep_;
+    if (o.is_inline()) {
+      set_inline(o.small_, o.n_);
+    } else {
+      p_ = o.p_;
+      n_ = o.n_;
+    }
+  }
+  void move_from(Blob&& o) noexcept {
+    keep_ = std::move(o.keep_);
+    if (o.is_inline()) {
+      set_inline(o.small_, o.n_);
+    } else {
+      p_ = o.p_;
+      n_ = o.n_;
+    }
+    o.p_ = nullptr;
+    o.n_ = 0;
+  }
+
   std::shared_ptr<const void> keep_;
   const char* p_ = nullptr;
   std::size_t n_ = 0;
+  char small_[kInline];
 };
 
 }  // namespace mpiray::detail
