@@ -96,12 +96,15 @@ class ObjectRef {
   /// As get(), but throws mpiray::TimeoutError once `timeout` has passed.
   template <class Rep, class Period>
   T get(std::chrono::duration<Rep, Period> timeout) const {
+    detail::use_in_place<T>();
     return detail::decode_object<T>(detail::get_object(checked_id(), detail::Clock::now() + timeout));
   }
-  /// Zero-copy access: a shared pointer to the value held on this rank, decoded once per rank
-  /// and shared by every view (the object's own copy where it lives, the cached copy elsewhere).
-  /// The pointee stays valid as long as the returned pointer is held, even after the object is
-  /// freed. Throws like get().
+  /// Zero-copy access: a shared pointer to the value held on this rank, made once per rank and
+  /// shared by every view (the object's own copy where it lives, the cached copy elsewhere).
+  /// Vectors and strings of plain elements are never decoded: where they were put, the view is
+  /// the put value itself; elsewhere the fetch wrote straight into it. Other types are decoded
+  /// on the first view. The pointee stays valid as long as the returned pointer is held, even
+  /// after the object is freed. Throws like get().
   std::shared_ptr<const T> view() const {
     static_assert(!std::is_void_v<T>, "view() needs a value type");
     detail::use_in_place<T>();
