@@ -145,9 +145,18 @@ class ActorHandle {
 template <class T>
 class ActorBuilder {
  public:
-  explicit ActorBuilder(std::string args) {
+  ActorBuilder(std::string args, std::vector<detail::ObjectId> contained) {
     spec_.class_id = detail::lookup_actor_class(typeid(T)).id;
     spec_.args = std::move(args);
+    spec_.contained = std::move(contained);
+  }
+  ActorBuilder(ActorBuilder&& o) noexcept : spec_(std::move(o.spec_)) { o.spec_.contained.clear(); }
+  ActorBuilder(const ActorBuilder&) = delete;
+  ActorBuilder& operator=(const ActorBuilder&) = delete;
+  ActorBuilder& operator=(ActorBuilder&&) = delete;
+  /// A builder dropped without remote() gives back the references its arguments took.
+  ~ActorBuilder() {
+    for (detail::ObjectId id : spec_.contained) detail::release_ref(id);
   }
   /// Pins the actor to worker rank r (rank 0 only in a one-process run).
   ActorBuilder& on_rank(int r) {
@@ -168,7 +177,11 @@ class ActorBuilder {
     return *this;
   }
   /// Creates the actor and returns its handle at once; calls queue behind the constructor.
-  ActorHandle<T> remote() { return ActorHandle<T>(detail::create_actor(std::move(spec_))); }
+  ActorHandle<T> remote() {
+    detail::ActorSpec spec = std::move(spec_);
+    spec_.contained.clear();  // the runtime holds them now
+    return ActorHandle<T>(detail::create_actor(std::move(spec)));
+  }
 
  private:
   detail::ActorSpec spec_;
@@ -179,7 +192,9 @@ class ActorBuilder {
 template <class T, class... A>
 ActorBuilder<T> actor(A&&... args) {
   using Ctor = std::remove_pointer_t<decltype(mpiray_actor_ctor_args(static_cast<T*>(nullptr)))>;
-  return ActorBuilder<T>(detail::EncodeWithTuple<Ctor>::encode(std::forward<A>(args)...));
+  detail::ContainedScope refs;  // refs inside the arguments live as long as the actor
+  std::string encoded = detail::EncodeWithTuple<Ctor>::encode(std::forward<A>(args)...);
+  return ActorBuilder<T>(std::move(encoded), refs.take());
 }
 
 /// The actor registered under `name`, or std::nullopt.

@@ -109,8 +109,8 @@ class Runtime {
   void request_object(ObjectId id);
   // ---- object store (runtime_objects.cpp)
   /// Gives rank 0 the refs serialized inside a value (kind 0: object `container`; kind 1: the
-  /// arguments of task `container`; kind 2: the arguments of actor call `container`), then drops
-  /// this rank's temporary holds on them.
+  /// arguments of task `container`; kind 2: the arguments of actor call `container`; kind 3: the
+  /// constructor arguments of actor `container`), then drops this rank's temporary holds on them.
   void hand_over_contained(ObjectId container, std::uint8_t kind, std::vector<ObjectId> ids);
   std::unordered_map<ObjectId, std::vector<ObjectId>> task_contained_;  // rank 0, progress lock
   /// Keeps a value here for the job and returns its location record for rank 0.
@@ -168,6 +168,8 @@ class Runtime {
   std::mutex names_mu_;
   std::unordered_map<std::string, ActorRef> names_;
   std::vector<int> actors_per_rank_;
+  // Refs inside actors' constructor arguments, released when the driver kills the actor.
+  std::unordered_map<ObjectId, std::vector<ObjectId>> actor_holds_;
   // Rank 0, under progress_mu_: releases of worker-made objects that arrived before the object's
   // record did (an actor's result travels actor rank -> rank 0, the release caller -> rank 0).
   std::unordered_map<ObjectId, int> early_releases_;

@@ -201,6 +201,12 @@ ActorRef Runtime::create_actor(ActorSpec&& spec) {
   if (layout_.rank == 0) {
     std::lock_guard<std::mutex> lk(names_mu_);
     ++actors_per_rank_[ref.rank];
+    if (!spec.contained.empty()) {
+      auto& h = actor_holds_[ref.actor];
+      h.insert(h.end(), spec.contained.begin(), spec.contained.end());
+    }
+  } else {
+    hand_over_contained(ref.actor, 3, std::move(spec.contained));
   }
   queue_record(ref.rank, [&](Writer& w) {
     encode_actor_create(w, ref.actor, spec.class_id, spec.max_concurrency, spec.args);
@@ -253,14 +259,22 @@ ObjectId Runtime::call_actor(const ActorRef& actor, std::uint64_t method, std::s
 }
 
 void Runtime::kill_actor(const ActorRef& actor) {
+  std::vector<ObjectId> holds;  // refs in its constructor arguments (rank 0 keeps them)
   if (layout_.rank == 0) {
     std::lock_guard<std::mutex> lk(names_mu_);
     for (auto it = names_.begin(); it != names_.end();)
       it = it->second.actor == actor.actor ? names_.erase(it) : std::next(it);
     if (actor.rank >= 0 && actor.rank < layout_.size && actors_per_rank_[actor.rank] > 0)
       --actors_per_rank_[actor.rank];
+    if (auto it = actor_holds_.find(actor.actor); it != actor_holds_.end()) {
+      holds = std::move(it->second);
+      actor_holds_.erase(it);
+    }
   }
   queue_record(actor.rank, [&](Writer& w) { encode_id(w, MsgType::kActorKill, actor.actor); });
+  // Refs the actor itself kept are counted on their own (kAddRef from its rank), so these
+  // releases only end what the arguments held.
+  for (ObjectId id : holds) release(id);
   kick();
 }
 

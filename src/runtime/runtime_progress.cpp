@@ -246,6 +246,10 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
         }
         if (kind == 0) {
           table_.set_contained(container, ids);
+        } else if (kind == 3) {
+          std::lock_guard<std::mutex> lk(names_mu_);
+          auto& h = actor_holds_[container];
+          h.insert(h.end(), ids.begin(), ids.end());
         } else if (kind == 2) {
           // A worker's actor call. Its result came first (another sender): the actor kept what
           // it needed by then, so the holds go at once.

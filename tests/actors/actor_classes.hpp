@@ -119,6 +119,22 @@ class Keeper {
   std::vector<mpiray::ObjectRef<Vec>> kept_;
 };
 
+/// Gets ObjectRefs through its constructor and keeps them.
+class Holder {
+ public:
+  using Vec = std::vector<double>;
+  explicit Holder(std::vector<mpiray::ObjectRef<Vec>> refs) : refs_(std::move(refs)) {}
+  double sum() const {
+    double s = 0;
+    for (const auto& r : refs_)
+      for (double x : *r.view()) s += x;
+    return s;
+  }
+
+ private:
+  std::vector<mpiray::ObjectRef<Vec>> refs_;
+};
+
 // Registrations live in the header: every test file that creates these actors needs
 // MPIRAY_ACTOR's declaration, and registering the same class or method twice is harmless.
 MPIRAY_ACTOR(Counter, int);
@@ -127,11 +143,13 @@ MPIRAY_ACTOR(Exploding, std::string);
 MPIRAY_ACTOR(Overlap);
 MPIRAY_ACTOR(Relay, int);
 MPIRAY_ACTOR(Keeper);
+MPIRAY_ACTOR(Holder, std::vector<mpiray::ObjectRef<std::vector<double>>>);
 MPIRAY_REMOTE(&Counter::add, &Counter::value, &Counter::fail_after_add, &Counter::where);
 MPIRAY_REMOTE(&Log::append, &Log::items);
 MPIRAY_REMOTE(&Exploding::f);
 MPIRAY_REMOTE(&Overlap::meet, &Overlap::touch);
 MPIRAY_REMOTE(&Relay::id, &Relay::ask);
+MPIRAY_REMOTE(&Holder::sum);
 MPIRAY_REMOTE(&Keeper::sum_all, &Keeper::keep, &Keeper::sum_kept, &Keeper::drop, &Keeper::make);
 
 }  // namespace actor_test

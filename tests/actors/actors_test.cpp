@@ -159,6 +159,17 @@ TEST(ActorRefs, RefsInsideResultsLiveAsLongAsTheResult) {
   for (auto id : ids) EXPECT_TRUE(freed_eventually(id)) << "object " << id << " outlived the result";
 }
 
+TEST(ActorRefs, RefsInConstructorArgumentsLiveAsLongAsTheActor) {
+  std::vector<mpiray::detail::ObjectId> ids;
+  Refs refs = put_refs(2, 300, ids);
+  auto h = mpiray::actor<actor_test::Holder>(refs).remote();
+  refs.clear();
+  EXPECT_EQ(h.task(&actor_test::Holder::sum).remote().get(), 900.0);
+  for (auto id : ids) EXPECT_FALSE(freed(id)) << "object " << id << " freed while the actor lives";
+  h.kill();
+  for (auto id : ids) EXPECT_TRUE(freed_eventually(id)) << "object " << id << " outlived the killed actor";
+}
+
 TEST(ActorRefs, AWorkersCallReleasesItsArgumentRefsToo) {
   std::vector<mpiray::detail::ObjectId> ids;
   Refs refs = put_refs(3, 1000, ids);

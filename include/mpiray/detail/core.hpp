@@ -130,6 +130,9 @@ struct ActorSpec {
   int pin = -1;
   int max_concurrency = 1;
   std::string name;  // empty: anonymous
+  /// Refs serialized inside the constructor arguments (each carrying one reference): they live
+  /// as long as the actor (released when the driver kills it, else at shutdown).
+  std::vector<ObjectId> contained;
 };
 
 /// Places and constructs an actor; returns at once. Throws ConfigError on a duplicate name.
