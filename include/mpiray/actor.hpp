@@ -14,10 +14,9 @@
 /// MPIRAY_ACTOR(Counter, int);                     // constructor signature; in Counter's namespace
 /// MPIRAY_REMOTE(&Counter::add, &Counter::value);
 ///
-/// auto c = mpiray::actor<Counter>(10).on_rank(1).name("counter").remote();  // ActorHandle<Counter>
-/// mpiray::ObjectRef<int> r = c.task(&Counter::add).remote(5);
-/// int v = c.task(&Counter::value).remote().get();  // 15
-/// c.kill();
+/// auto c = mpiray::actor<Counter>(10).on_rank(1).name("counter").remote();  //
+/// ActorHandle<Counter> mpiray::ObjectRef<int> r = c.task(&Counter::add).remote(5); int v =
+/// c.task(&Counter::value).remote().get();  // 15 c.kill();
 /// @endcode
 /// Calls from one caller run in submission order, one at a time by default (max_concurrency(n)
 /// lets n run at once on the rank's threads), so actor state needs no locks. Handles are plain
@@ -45,8 +44,9 @@ template <class... P>
 struct EncodeWithTuple<std::tuple<P...>> {
   template <class... A>
   static std::string encode(A&&... a) {
-    static_assert(sizeof...(A) == sizeof...(P),
-                  "mpiray: wrong number of constructor arguments for this actor (see MPIRAY_ACTOR)");
+    static_assert(
+        sizeof...(A) == sizeof...(P),
+        "mpiray: wrong number of constructor arguments for this actor (see MPIRAY_ACTOR)");
     return encode_args<P...>(std::forward<A>(a)...);
   }
 };
@@ -203,7 +203,8 @@ std::optional<ActorHandle<T>> try_get_actor(const std::string& name) {
   const detail::ActorRef r = detail::find_named_actor(name);
   if (r.actor == 0) return std::nullopt;
   if (r.class_id != detail::lookup_actor_class(typeid(T)).id)
-    throw ActorNotFoundError("mpiray: actor '" + name + "' exists but is not of the requested class");
+    throw ActorNotFoundError("mpiray: actor '" + name +
+                             "' exists but is not of the requested class");
   return ActorHandle<T>(r);
 }
 
@@ -222,7 +223,7 @@ ActorHandle<T> get_actor(const std::string& name) {
 
 /// Registers class Cls as an actor with constructor arguments of the given types. Use at
 /// namespace scope in the namespace that declares Cls: MPIRAY_ACTOR(Counter, int);
-#define MPIRAY_ACTOR(Cls, ...)                                                           \
-  [[maybe_unused]] std::tuple<__VA_ARGS__>* mpiray_actor_ctor_args(Cls*);                \
-  static const bool MPIRAY_DETAIL_CAT(mpiray_actor_registered_, __COUNTER__) =           \
+#define MPIRAY_ACTOR(Cls, ...)                                                 \
+  [[maybe_unused]] std::tuple<__VA_ARGS__>* mpiray_actor_ctor_args(Cls*);      \
+  static const bool MPIRAY_DETAIL_CAT(mpiray_actor_registered_, __COUNTER__) = \
       ::mpiray::detail::register_actor<Cls>(#Cls, static_cast<std::tuple<__VA_ARGS__>*>(nullptr))

@@ -13,8 +13,8 @@
 /// lives as long as the value holding the ref).
 /// Thread-safety: an ObjectRef may be copied, destroyed and get() from several threads at once.
 
-#include <boost/serialization/split_member.hpp>
 #include <atomic>
+#include <boost/serialization/split_member.hpp>
 #include <chrono>
 #include <memory>
 #include <utility>
@@ -45,7 +45,8 @@ void check_object(const ObjectPtr& d) {
   if (d->failed()) throw_task_error(*d->error);
   if constexpr (!std::is_void_v<T>) {
     const std::uint64_t want = type_tag_of<T>();
-    if (d->type_tag != 0 && d->type_tag != want) throw_type_mismatch(d->type_tag, want, typeid(T).name());
+    if (d->type_tag != 0 && d->type_tag != want)
+      throw_type_mismatch(d->type_tag, want, typeid(T).name());
   }
 }
 
@@ -97,7 +98,8 @@ class ObjectRef {
   template <class Rep, class Period>
   T get(std::chrono::duration<Rep, Period> timeout) const {
     detail::use_in_place<T>();
-    return detail::decode_object<T>(detail::get_object(checked_id(), detail::Clock::now() + timeout));
+    return detail::decode_object<T>(
+        detail::get_object(checked_id(), detail::Clock::now() + timeout));
   }
   /// Zero-copy access: a shared pointer to the value held on this rank, made once per rank and
   /// shared by every view (the object's own copy where it lives, the cached copy elsewhere).
@@ -131,7 +133,8 @@ class ObjectRef {
 
  private:
   detail::ObjectId checked_id() const {
-    if (!h_) throw ObjectError("mpiray: get() on an empty ObjectRef; assign it from remote() or put()");
+    if (!h_)
+      throw ObjectError("mpiray: get() on an empty ObjectRef; assign it from remote() or put()");
     return h_->id();
   }
   std::shared_ptr<detail::RefHandle> h_;

@@ -68,7 +68,8 @@ ObjectRef<std::decay_t<T>> put(T&& value) {
     detail::use_in_place<V>();
     auto v = std::make_shared<const V>(std::forward<T>(value));
     detail::Blob bytes = detail::in_place_bytes(v);
-    return ObjectRef<V>::adopt(detail::put_object(std::move(bytes), detail::type_tag_of<V>(), {}, v));
+    return ObjectRef<V>::adopt(
+        detail::put_object(std::move(bytes), detail::type_tag_of<V>(), {}, v));
   } else {
     detail::ContainedScope refs;  // ObjectRefs inside the value live as long as it does
     std::string bytes = detail::to_bytes(value);
@@ -109,7 +110,8 @@ std::vector<T> get(const std::vector<ObjectRef<T>>& refs,
   const auto deadline = detail::Clock::now() + timeout;
   std::vector<T> out;
   out.reserve(refs.size());
-  for (const auto& r : refs) out.push_back(detail::decode_object<T>(detail::get_object(r.id(), deadline)));
+  for (const auto& r : refs)
+    out.push_back(detail::decode_object<T>(detail::get_object(r.id(), deadline)));
   return out;
 }
 
@@ -123,11 +125,13 @@ std::pair<std::vector<ObjectRef<T>>, std::vector<ObjectRef<T>>> wait(
   ids.reserve(refs.size());
   for (const auto& r : refs) ids.push_back(r.id());
   detail::Deadline deadline;
-  if (timeout < std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(std::chrono::hours(24 * 365)))
+  if (timeout <
+      std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(std::chrono::hours(24 * 365)))
     deadline = detail::Clock::now() + timeout;
   const std::vector<char> flags = detail::wait_objects(ids, num_returns, deadline);
   std::pair<std::vector<ObjectRef<T>>, std::vector<ObjectRef<T>>> out;
-  for (std::size_t i = 0; i < refs.size(); ++i) (flags[i] ? out.first : out.second).push_back(refs[i]);
+  for (std::size_t i = 0; i < refs.size(); ++i)
+    (flags[i] ? out.first : out.second).push_back(refs[i]);
   return out;
 }
 

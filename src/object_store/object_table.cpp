@@ -162,8 +162,8 @@ bool ObjectTable::spill(ObjectId id, Entry& e) {
   const std::string path = spill_dir_ + "/obj-" + std::to_string(id) + ".bin";
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) return false;
-  const bool ok = std::fwrite(e.data->bytes.data(), 1, e.data->bytes.size(), f) ==
-                  e.data->bytes.size();
+  const bool ok =
+      std::fwrite(e.data->bytes.data(), 1, e.data->bytes.size(), f) == e.data->bytes.size();
   if (std::fclose(f) != 0 || !ok) {
     std::remove(path.c_str());
     return false;

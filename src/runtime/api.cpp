@@ -23,9 +23,13 @@ Runtime& rt() {
 }
 }  // namespace
 
-Runtime* current_runtime() noexcept { return g_runtime.load(std::memory_order_acquire); }
+Runtime* current_runtime() noexcept {
+  return g_runtime.load(std::memory_order_acquire);
+}
 
-ObjectId submit_task(TaskSubmission&& t) { return rt().submit(std::move(t)); }
+ObjectId submit_task(TaskSubmission&& t) {
+  return rt().submit(std::move(t));
+}
 ObjectId put_object(Blob bytes, std::uint64_t type_tag, std::vector<ObjectId> contained,
                     std::shared_ptr<const void> typed) {
   return rt().put(std::move(bytes), type_tag, std::move(contained), std::move(typed));
@@ -41,7 +45,9 @@ std::unordered_map<std::uint64_t, InPlaceMaker>& in_place_makers() {
   return m;
 }
 }  // namespace
-void register_in_place(std::uint64_t type_tag, InPlaceMaker make) { in_place_makers()[type_tag] = make; }
+void register_in_place(std::uint64_t type_tag, InPlaceMaker make) {
+  in_place_makers()[type_tag] = make;
+}
 FetchCounters fetch_counters() noexcept {
   Runtime* r = g_runtime.load(std::memory_order_acquire);
   return r ? r->fetch_counters() : FetchCounters{};
@@ -58,18 +64,25 @@ void throw_type_mismatch(std::uint64_t stored, std::uint64_t wanted, const char*
                     demangle(wanted_name) +
                     "; read it with the ObjectRef<T> of the type that was put or returned");
 }
-ObjectPtr get_object(ObjectId id, Deadline deadline) { return rt().get(id, deadline); }
-std::vector<char> wait_objects(const std::vector<ObjectId>& ids, std::size_t num, Deadline deadline) {
+ObjectPtr get_object(ObjectId id, Deadline deadline) {
+  return rt().get(id, deadline);
+}
+std::vector<char> wait_objects(const std::vector<ObjectId>& ids, std::size_t num,
+                               Deadline deadline) {
   return rt().wait(ids, num, deadline);
 }
-bool object_ready(ObjectId id) { return rt().ready(id); }
+bool object_ready(ObjectId id) {
+  return rt().ready(id);
+}
 void add_ref(ObjectId id) noexcept {
   if (Runtime* r = current_runtime()) r->add_ref(id);
 }
 void release_ref(ObjectId id) noexcept {
   if (Runtime* r = current_runtime()) r->release(id);
 }
-void pin_ref(ObjectId id) { rt().pin(id); }
+void pin_ref(ObjectId id) {
+  rt().pin(id);
+}
 
 namespace {
 thread_local std::vector<ObjectId>* tl_contained = nullptr;
@@ -86,7 +99,9 @@ void note_contained(ObjectId id) {
   tl_contained->push_back(id);
 }
 
-ContainedScope::ContainedScope() : prev_(tl_contained) { tl_contained = &ids_; }
+ContainedScope::ContainedScope() : prev_(tl_contained) {
+  tl_contained = &ids_;
+}
 ContainedScope::~ContainedScope() {
   tl_contained = prev_;
   for (ObjectId id : ids_) release_ref(id);  // not taken by a container: drop the holds
@@ -97,24 +112,42 @@ std::vector<ObjectId> ContainedScope::take() {
   return out;
 }
 void throw_task_error(const ErrorInfo& e) {
-  if (e.type == "mpiray::ObjectError" && e.function == "mpiray::get") throw ObjectError("mpiray: " + e.message);
-  if (e.type == "mpiray::ActorDiedError") throw ActorDiedError(e.function, e.rank, e.type, e.message);
+  if (e.type == "mpiray::ObjectError" && e.function == "mpiray::get")
+    throw ObjectError("mpiray: " + e.message);
+  if (e.type == "mpiray::ActorDiedError")
+    throw ActorDiedError(e.function, e.rank, e.type, e.message);
   if (e.type == "mpiray::ActorCreationError")
     throw ActorCreationError(e.function, e.rank, e.type, e.message);
   throw TaskError(e.function, e.rank, e.type, e.message);
 }
-int current_rank() noexcept { return current_runtime() ? current_runtime()->rank() : 0; }
-int current_world_size() noexcept { return current_runtime() ? current_runtime()->size() : 1; }
-int current_num_workers() noexcept { return current_runtime() ? current_runtime()->num_workers() : 0; }
-bool runtime_active() noexcept { return current_runtime() != nullptr; }
-void check_pin(int rank) { rt().check_pin(rank); }
-ActorRef create_actor(ActorSpec&& spec) { return rt().create_actor(std::move(spec)); }
+int current_rank() noexcept {
+  return current_runtime() ? current_runtime()->rank() : 0;
+}
+int current_world_size() noexcept {
+  return current_runtime() ? current_runtime()->size() : 1;
+}
+int current_num_workers() noexcept {
+  return current_runtime() ? current_runtime()->num_workers() : 0;
+}
+bool runtime_active() noexcept {
+  return current_runtime() != nullptr;
+}
+void check_pin(int rank) {
+  rt().check_pin(rank);
+}
+ActorRef create_actor(ActorSpec&& spec) {
+  return rt().create_actor(std::move(spec));
+}
 ObjectId call_actor(const ActorRef& actor, std::uint64_t method, std::string args,
                     std::vector<ObjectId> contained) {
   return rt().call_actor(actor, method, std::move(args), std::move(contained));
 }
-void kill_actor(const ActorRef& actor) { rt().kill_actor(actor); }
-ActorRef find_named_actor(const std::string& name) { return rt().find_named_actor(name); }
+void kill_actor(const ActorRef& actor) {
+  rt().kill_actor(actor);
+}
+ActorRef find_named_actor(const std::string& name) {
+  return rt().find_named_actor(name);
+}
 
 }  // namespace detail
 
@@ -150,9 +183,15 @@ std::string runtime_help() {
          "launch: ./app (one process), mpirun -np N ./app, or srun --mpi=pmix ./app\n";
 }
 
-int rank() noexcept { return detail::current_rank(); }
-int world_size() noexcept { return detail::current_world_size(); }
-int num_workers() noexcept { return detail::current_num_workers(); }
+int rank() noexcept {
+  return detail::current_rank();
+}
+int world_size() noexcept {
+  return detail::current_world_size();
+}
+int num_workers() noexcept {
+  return detail::current_num_workers();
+}
 int num_threads() noexcept {
   return detail::current_runtime() ? detail::current_runtime()->threads() : 0;
 }

@@ -22,9 +22,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/actor_manager.hpp"
 #include "mpiray/detail/buffer.hpp"
 #include "mpiray/detail/core.hpp"
-#include "actors/actor_manager.hpp"
 #include "object_store/object_table.hpp"
 #include "object_store/shm_arena.hpp"
 #include "runtime/config.hpp"
@@ -51,7 +51,8 @@ class Runtime {
   ObjectId submit(TaskSubmission&& t);
   ObjectId put(Blob bytes, std::uint64_t type_tag, std::vector<ObjectId> contained = {},
                std::shared_ptr<const void> typed = nullptr);
-  ObjectId broadcast(Blob bytes, std::uint64_t type_tag, std::shared_ptr<const void> typed = nullptr);
+  ObjectId broadcast(Blob bytes, std::uint64_t type_tag,
+                     std::shared_ptr<const void> typed = nullptr);
   ObjectPtr get(ObjectId id, Deadline deadline);
   std::vector<char> wait(const std::vector<ObjectId>& ids, std::size_t num, Deadline deadline);
   bool ready(ObjectId id);
@@ -89,7 +90,8 @@ class Runtime {
   /// (the scheduler's cap), and a scheduler asleep for a whole back-off step (1 ms) let them run
   /// dry between batches (efficiency halved for ~50 µs tasks in bench_metg).
   std::chrono::microseconds scheduler_nap(std::chrono::microseconds w) const {
-    if (scheduler_ && unfinished_.load(std::memory_order_relaxed) > 0 && w > std::chrono::microseconds(100))
+    if (scheduler_ && unfinished_.load(std::memory_order_relaxed) > 0 &&
+        w > std::chrono::microseconds(100))
       return std::chrono::microseconds(100);
     return w;
   }
@@ -119,7 +121,8 @@ class Runtime {
   /// A value of `size` bytes about to be written in place (fetch, broadcast, message): the
   /// decoded value itself when the type allows (no decode copy later), else an uninitialised
   /// buffer. `dst` receives where to write.
-  static std::shared_ptr<ObjectData> landing(std::uint64_t size, std::uint64_t type_tag, char** dst);
+  static std::shared_ptr<ObjectData> landing(std::uint64_t size, std::uint64_t type_tag,
+                                             char** dst);
   /// Starts a one-sided read of `id` from `holder` (once). `keep`: cache the copy until rank 0
   /// frees the object (rank 0 knows this rank has it).
   void start_fetch(ObjectId id, int holder, bool keep);
@@ -138,7 +141,8 @@ class Runtime {
   void handle_broadcast(Reader& r);
   bool has_pending_bcasts();
   bool object_housekeeping();
-  void on_object_freed(ObjectId id, const ObjectPtr& data, int origin, const std::vector<int>& copies);
+  void on_object_freed(ObjectId id, const ObjectPtr& data, int origin,
+                       const std::vector<int>& copies);
   void detach_all();
   static std::size_t inline_limit_from_env();
   /// Store limit (MPIRAY_OBJECT_STORE_MB) and spill folder (MPIRAY_SPILL_DIR).
@@ -186,7 +190,7 @@ class Runtime {
   struct Attached {
     ObjectPtr data;  // keeps the bytes alive while exposed
     std::uint64_t addr = 0;
-    int pins = 0;     // reads in flight
+    int pins = 0;  // reads in flight
     bool freed = false;
   };
   std::unordered_map<ObjectId, Attached> attached_;
@@ -218,7 +222,7 @@ class Runtime {
 
   std::mutex intake_mu_;
   std::vector<std::unique_ptr<TaskRecord>> intake_;  // rank 0: submissions not yet scheduled
-  std::atomic<std::size_t> intake_size_{0};           // lets sweeps skip the lock when empty
+  std::atomic<std::size_t> intake_size_{0};          // lets sweeps skip the lock when empty
   std::unordered_map<ObjectId, std::vector<int>> remote_waiters_;  // rank 0, under progress_mu_
   std::atomic<std::size_t> unfinished_{0};  // rank 0: tasks submitted and not yet complete
 
@@ -247,8 +251,8 @@ class Runtime {
   std::atomic<std::uint64_t> stat_fetched_window_{0};
   std::atomic<std::uint64_t> stat_fetched_shared_{0};
   std::atomic<std::uint64_t> stat_fetched_message_{0};
-  std::vector<std::string> trace_parts_;    // rank 0: events from every rank
-  std::vector<RankStats> rank_stats_;       // rank 0: one per rank
+  std::vector<std::string> trace_parts_;  // rank 0: events from every rank
+  std::vector<RankStats> rank_stats_;     // rank 0: one per rank
   RankStats local_stats();
   /// Records what a worker's shutdown report (kTrace, kStats) carries; true if it was one.
   bool take_report(int source, MsgType type, Reader& r);

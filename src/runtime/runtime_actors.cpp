@@ -40,10 +40,10 @@ void Runtime::run_actor_job(Job& job, Writer& out) {
         }
       }
       stat_actor_calls_.fetch_add(1, std::memory_order_relaxed);
-      stat_busy_ns_.fetch_add(static_cast<std::uint64_t>(
-                                  std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - c0)
-                                      .count()),
-                              std::memory_order_relaxed);
+      stat_busy_ns_.fetch_add(
+          static_cast<std::uint64_t>(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - c0).count()),
+          std::memory_order_relaxed);
       send_call_outcome(job.task, job.caller, err, out.view(), m ? m->result_tag : 0);
       out.clear();
       if ((n & 31) == 0) {
@@ -122,7 +122,8 @@ void Runtime::handle_call_result(ObjectId id, int caller, ObjectPtr outcome) {
   table_.complete(id, outcome);
   scheduler_->on_object_ready(id, outcome);
   if (auto it = remote_waiters_.find(id); it != remote_waiters_.end()) {
-    for (int dest : it->second) queue_record(dest, [&](Writer& w) { encode_object(w, id, *outcome); });
+    for (int dest : it->second)
+      queue_record(dest, [&](Writer& w) { encode_object(w, id, *outcome); });
     remote_waiters_.erase(it);
   }
 }
@@ -189,8 +190,8 @@ ActorRef Runtime::create_actor(ActorSpec&& spec) {
       std::lock_guard<std::mutex> lk(names_mu_);
       if (names_.count(spec.name))
         throw ConfigError("mpiray: an actor named '" + spec.name +
-                          "' already exists; pick another name or use get_actor<T>(\"" +
-                          spec.name + "\")");
+                          "' already exists; pick another name or use get_actor<T>(\"" + spec.name +
+                          "\")");
       names_[spec.name] = ref;
     } else {
       ObjectPtr d = name_round_trip(1, spec.name, ref);
@@ -223,11 +224,11 @@ ObjectId Runtime::call_actor(const ActorRef& actor, std::uint64_t method, std::s
                              ", which is not in this job");
   const ObjectId id = new_id();
   // Order is kept per caller: the task making the call, or (outside tasks) the calling thread.
-  const ObjectId order_key =
-      tl_current_job != 0 ? tl_current_job
-                          : (static_cast<ObjectId>(layout_.rank) << kOwnerShift) |
-                                (std::hash<std::thread::id>{}(std::this_thread::get_id()) &
-                                 ((ObjectId(1) << kOwnerShift) - 1));
+  const ObjectId order_key = tl_current_job != 0
+                                 ? tl_current_job
+                                 : (static_cast<ObjectId>(layout_.rank) << kOwnerShift) |
+                                       (std::hash<std::thread::id>{}(std::this_thread::get_id()) &
+                                        ((ObjectId(1) << kOwnerShift) - 1));
   if (layout_.rank == 0) {
     table_.create_pending(id, 1);
     driver_calls_.fetch_add(1, std::memory_order_acq_rel);

@@ -38,7 +38,8 @@ std::size_t Runtime::inline_limit_from_env() {
   return static_cast<std::size_t>(kb) * 1024;
 }
 
-std::shared_ptr<ObjectData> Runtime::landing(std::uint64_t size, std::uint64_t type_tag, char** dst) {
+std::shared_ptr<ObjectData> Runtime::landing(std::uint64_t size, std::uint64_t type_tag,
+                                             char** dst) {
   auto d = std::make_shared<ObjectData>();
   d->size = size;
   d->type_tag = type_tag;
@@ -80,7 +81,8 @@ void Runtime::configure_store() {
     const double mb = std::strtod(v, &end);
     if (*end != '\0' || !(mb > 0))
       throw ConfigError(std::string("mpiray: MPIRAY_OBJECT_STORE_MB must be a positive number of "
-                                    "MiB, got '") + v + "'");
+                                    "MiB, got '") +
+                        v + "'");
     limit = static_cast<std::uint64_t>(mb * kMiB);
   } else {
     // Default: 30% of the node's memory, shared by the ranks on the node.
@@ -111,7 +113,8 @@ void Runtime::configure_store() {
   table_.configure_store(limit, dir);
 }
 
-void Runtime::hand_over_contained(ObjectId container, std::uint8_t kind, std::vector<ObjectId> ids) {
+void Runtime::hand_over_contained(ObjectId container, std::uint8_t kind,
+                                  std::vector<ObjectId> ids) {
   if (ids.empty()) return;
   queue_record(0, [&](Writer& w) {
     const auto at = begin_record(w, MsgType::kContains);
@@ -163,8 +166,9 @@ ObjectId Runtime::put(Blob bytes, std::uint64_t type_tag, std::vector<ObjectId> 
 
 ObjectId Runtime::broadcast(Blob bytes, std::uint64_t type_tag, std::shared_ptr<const void> typed) {
   if (layout_.rank != 0)
-    throw ConfigError("mpiray: broadcast() is called from the driver (rank 0); inside a task, "
-                      "return the value or put() it instead");
+    throw ConfigError(
+        "mpiray: broadcast() is called from the driver (rank 0); inside a task, "
+        "return the value or put() it instead");
   const ObjectId id = new_id();
   auto d = std::make_shared<ObjectData>();
   d->size = bytes.size();
@@ -205,7 +209,7 @@ void Runtime::handle_broadcast(Reader& r) {
   char* dst = nullptr;
   auto d = landing(size, tag, &dst);
   table_.create_pending(id, 0);
-  table_.set_held(id);       // a copy rank 0 knows about: kept until kFree
+  table_.set_held(id);        // a copy rank 0 knows about: kept until kFree
   table_.mark_fetching(id);   // tasks needing it wait for the broadcast instead of fetching
   table_.mark_requested(id);  // and get() does not ask rank 0 for it either
   active_bcasts_.push_back({transport_->start_bcast(dst, size), id, d});
@@ -362,13 +366,16 @@ void Runtime::handle_fetch_ready(int holder, Reader& r) {
     const auto tag = r.get<std::uint64_t>();
     const char* seg = transport_->peer_segment(holder);
     if (!seg || offset + size > transport_->peer_segment_size(holder))
-      throw std::runtime_error("shared-segment read out of bounds from rank " + std::to_string(holder));
+      throw std::runtime_error("shared-segment read out of bounds from rank " +
+                               std::to_string(holder));
     transport_->shared_sync();
     char* dst = nullptr;
     d = landing(size, tag, &dst);
     {
-      TraceSpan span("fetch", "shared-memory read of object " + std::to_string(id) + " from rank " +
-                                  std::to_string(holder), size);
+      TraceSpan span("fetch",
+                     "shared-memory read of object " + std::to_string(id) + " from rank " +
+                         std::to_string(holder),
+                     size);
       if (size) std::memcpy(dst, seg + offset, size);
     }
     stat_fetched_shared_.fetch_add(size, std::memory_order_relaxed);
@@ -385,8 +392,9 @@ void Runtime::handle_fetch_ready(int holder, Reader& r) {
     char* dst = nullptr;
     d = landing(size, tag, &dst);
     {
-      TraceSpan span("fetch", "fetch object " + std::to_string(id) + " from rank " +
-                                  std::to_string(holder), size);
+      TraceSpan span("fetch",
+                     "fetch object " + std::to_string(id) + " from rank " + std::to_string(holder),
+                     size);
       transport_->get(dst, size, holder, addr);
     }
     stat_fetched_window_.fetch_add(size, std::memory_order_relaxed);
@@ -421,7 +429,8 @@ void Runtime::on_object_freed(ObjectId id, const ObjectPtr& data, int origin,
   if (layout_.rank == 0 && !stopping_) {
     if (origin > 0) queue_record(origin, [&](Writer& w) { encode_id(w, MsgType::kFree, id); });
     for (int r : copies)
-      if (r != origin && r != 0) queue_record(r, [&](Writer& w) { encode_id(w, MsgType::kFree, id); });
+      if (r != origin && r != 0)
+        queue_record(r, [&](Writer& w) { encode_id(w, MsgType::kFree, id); });
   }
   if (data && data->local() && attached_count_.load(std::memory_order_acquire) > 0) {
     std::lock_guard<std::mutex> lk(freed_mu_);
@@ -458,7 +467,8 @@ bool Runtime::object_housekeeping() {
     }
     for (Bcast& b : start) {
       // MPI_Ibcast only reads the root's buffer.
-      b.handle = transport_->start_bcast(const_cast<char*>(b.data->bytes.data()), b.data->bytes.size());
+      b.handle =
+          transport_->start_bcast(const_cast<char*>(b.data->bytes.data()), b.data->bytes.size());
       active_bcasts_.push_back(std::move(b));
       did = true;
     }
@@ -504,7 +514,8 @@ void Runtime::open_shared_memory() {
     const double mb = std::strtod(v, &end);
     if (*end != '\0' || !(mb >= 0))
       throw ConfigError(std::string("mpiray: MPIRAY_SHM_MB must be a number of MiB >= 0 (0 turns "
-                                    "the same-node shared segments off), got '") + v + "'");
+                                    "the same-node shared segments off), got '") +
+                        v + "'");
     bytes = static_cast<std::uint64_t>(mb * 1024 * 1024);
   } else {
     // Pages of the segment are only used when touched, but they come out of /dev/shm: take at

@@ -31,13 +31,14 @@ struct TaskRecord {
   std::uint32_t attempt = 0;
   int submitter = 0;
   bool nested = false;
-  ObjectId parent = 0;  // the submitting task: its thread may run this one while it waits  // submitted from inside a task: dispatched without waiting for room
+  ObjectId parent = 0;  // the submitting task: its thread may run this one while it waits  //
+                        // submitted from inside a task: dispatched without waiting for room
   std::uint32_t unresolved = 0;
   std::vector<ObjectId> deps;
   std::vector<ObjectId> submit_holds;  // references the submitter took; dropped once scheduled
   std::vector<ObjectId> contained;     // refs serialized in the arguments; dropped when it ends
-  std::vector<ObjectId> remote_deps;  // arguments the executor fetches itself (kRemote)
-  int preferred = -1;                 // rank holding the largest argument (locality)
+  std::vector<ObjectId> remote_deps;   // arguments the executor fetches itself (kRemote)
+  int preferred = -1;                  // rank holding the largest argument (locality)
   int running_on = -1;
 };
 
@@ -110,7 +111,7 @@ class Scheduler {
   std::unordered_map<ObjectId, std::vector<ObjectId>> waiting_on_;  // object -> waiting task ids
   std::deque<TaskRecord*> ready_;
   std::deque<TaskRecord*> local_ready_;  // ready, with a preferred rank
-  std::deque<TaskRecord*> urgent_;  // submitted from inside tasks: not held back by caps
+  std::deque<TaskRecord*> urgent_;       // submitted from inside tasks: not held back by caps
   std::vector<ObjectId> completed_;
   std::size_t queued_ = 0;
   std::size_t high_water_ = 0;

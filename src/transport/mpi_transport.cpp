@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <limits>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <thread>
 
@@ -27,7 +27,9 @@ void check(int rc, const char* what) {
   throw RuntimeError(std::string("mpiray: ") + what + " failed: " + std::string(msg, len));
 }
 
-MPI_Comm& as_comm(void* p) { return *static_cast<MPI_Comm*>(p); }
+MPI_Comm& as_comm(void* p) {
+  return *static_cast<MPI_Comm*>(p);
+}
 
 // Open MPI makes every empty progress call (each MPI_Improbe that finds nothing) a sched_yield
 // system call when a node is oversubscribed. mpiray's progress engine already backs off on its
@@ -84,7 +86,8 @@ MpiTransport::MpiTransport(int* argc, char*** argv) {
     throw ConfigError(
         "mpiray: the MPI library provides thread level " + std::to_string(provided) +
         " but mpiray needs MPI_THREAD_SERIALIZED; use an MPI built with thread support (Open MPI "
-        "from Debian has it) or call MPI_Init_thread with MPI_THREAD_SERIALIZED before mpiray::run");
+        "from Debian has it) or call MPI_Init_thread with MPI_THREAD_SERIALIZED before "
+        "mpiray::run");
   }
   comm_ = new MPI_Comm;
   check(MPI_Comm_dup(MPI_COMM_WORLD, &as_comm(comm_)), "MPI_Comm_dup");
@@ -92,7 +95,8 @@ MpiTransport::MpiTransport(int* argc, char*** argv) {
   MPI_Comm_rank(as_comm(comm_), &layout_.rank);
   MPI_Comm_size(as_comm(comm_), &layout_.size);
   MPI_Comm local;
-  check(MPI_Comm_split_type(as_comm(comm_), MPI_COMM_TYPE_SHARED, layout_.rank, MPI_INFO_NULL, &local),
+  check(MPI_Comm_split_type(as_comm(comm_), MPI_COMM_TYPE_SHARED, layout_.rank, MPI_INFO_NULL,
+                            &local),
         "MPI_Comm_split_type");
   MPI_Comm_rank(local, &layout_.local_rank);
   MPI_Comm_size(local, &layout_.local_size);
@@ -125,8 +129,9 @@ MpiTransport::MpiTransport(int* argc, char*** argv) {
 bool MpiTransport::open_shared(std::size_t bytes) {
   if (layout_.size == 1) return false;
   MPI_Comm node;
-  check(MPI_Comm_split_type(as_comm(comm_), MPI_COMM_TYPE_SHARED, layout_.rank, MPI_INFO_NULL, &node),
-        "MPI_Comm_split_type");
+  check(
+      MPI_Comm_split_type(as_comm(comm_), MPI_COMM_TYPE_SHARED, layout_.rank, MPI_INFO_NULL, &node),
+      "MPI_Comm_split_type");
   std::vector<int> world_of(layout_.local_size);
   MPI_Allgather(&layout_.rank, 1, MPI_INT, world_of.data(), 1, MPI_INT, node);
   // Every rank of the node must agree on using the segments (one may have asked for none).

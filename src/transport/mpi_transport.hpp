@@ -16,9 +16,9 @@ namespace mpiray::detail {
 struct Layout {
   int rank = 0;
   int size = 1;
-  int local_rank = 0;   // rank among processes on this node
-  int local_size = 1;   // processes on this node
-  int nodes = 1;        // distinct nodes in the job
+  int local_rank = 0;  // rank among processes on this node
+  int local_size = 1;  // processes on this node
+  int nodes = 1;       // distinct nodes in the job
   std::string hostname;
 };
 
@@ -92,12 +92,12 @@ class MpiTransport {
   Layout layout_;
   bool finalize_ = false;
   int mpi_yield_before_ = -1;  // Open MPI's yield-when-idle before we turned it off (-1: untouched)
-  void* comm_ = nullptr;  // MPI_Comm, kept opaque so this header needs no mpi.h
-  void* win_ = nullptr;   // MPI_Win (dynamic)
-  void* shm_win_ = nullptr;  // MPI_Win (shared segments of this node)
+  void* comm_ = nullptr;       // MPI_Comm, kept opaque so this header needs no mpi.h
+  void* win_ = nullptr;        // MPI_Win (dynamic)
+  void* shm_win_ = nullptr;    // MPI_Win (shared segments of this node)
   char* shm_base_ = nullptr;
   std::size_t shm_size_ = 0;
-  std::vector<const char*> peer_base_;      // per world rank; nullptr off-node
+  std::vector<const char*> peer_base_;  // per world rank; nullptr off-node
   std::vector<std::size_t> peer_size_;
   std::map<int, std::vector<void*>> bcasts_;  // per handle: outstanding MPI_Request* chunks
   int next_bcast_ = 0;

@@ -24,8 +24,12 @@ inline void cpu_relax() {
 }
 }  // namespace
 
-void BackoffConfig::set_oversubscribed(bool on) { g_oversubscribed.store(on, std::memory_order_relaxed); }
-bool BackoffConfig::oversubscribed() { return g_oversubscribed.load(std::memory_order_relaxed); }
+void BackoffConfig::set_oversubscribed(bool on) {
+  g_oversubscribed.store(on, std::memory_order_relaxed);
+}
+bool BackoffConfig::oversubscribed() {
+  return g_oversubscribed.load(std::memory_order_relaxed);
+}
 
 const BackoffConfig& BackoffConfig::get() {
   static const BackoffConfig c = [] {

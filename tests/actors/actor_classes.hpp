@@ -82,7 +82,9 @@ class Relay {
  public:
   explicit Relay(int id) : id_(id) {}
   int id() const { return id_; }
-  int ask(mpiray::ActorHandle<Relay> other) { return other.task(&Relay::id).remote().get() * 10 + id_; }
+  int ask(mpiray::ActorHandle<Relay> other) {
+    return other.task(&Relay::id).remote().get() * 10 + id_;
+  }
 
  private:
   int id_;

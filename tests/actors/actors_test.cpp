@@ -1,10 +1,10 @@
 // Actors: state, ordering, placement, handles in tasks, names, kill, errors, max_concurrency.
 #include <gtest/gtest.h>
 
-#include <set>
-#include <vector>
-#include <thread>
 #include <chrono>
+#include <set>
+#include <thread>
+#include <vector>
 
 #include "actors/actor_classes.hpp"
 #include "mpi/mpi_test_support.hpp"
@@ -22,13 +22,17 @@ int add_from_task(mpiray::ActorHandle<Counter> c, int times) {
   for (int i = 0; i < times; ++i) last = c.task(&Counter::add).remote(1).get();
   return last;
 }
-int rank_of_task() { return mpiray::rank(); }
+int rank_of_task() {
+  return mpiray::rank();
+}
 // A worker task passing refs (nested in a vector) to an actor.
 double sum_through_keeper(mpiray::ActorHandle<actor_test::Keeper> k,
                           std::vector<mpiray::ObjectRef<std::vector<double>>> refs) {
   return k.task(&actor_test::Keeper::sum_all).remote(refs).get();
 }
-int plus_one(int x) { return x + 1; }
+int plus_one(int x) {
+  return x + 1;
+}
 MPIRAY_REMOTE(add_from_task, rank_of_task, plus_one, sum_through_keeper);
 
 using Vec = std::vector<double>;
@@ -87,7 +91,8 @@ TEST(Actors, OnRankPinsAndUnpinnedActorsSpreadOverWorkers) {
   }
   std::set<int> ranks;
   std::vector<mpiray::ActorHandle<Counter>> many;
-  for (int i = 0; i < 2 * mpiray::num_workers(); ++i) many.push_back(mpiray::actor<Counter>(i).remote());
+  for (int i = 0; i < 2 * mpiray::num_workers(); ++i)
+    many.push_back(mpiray::actor<Counter>(i).remote());
   for (auto& c : many) ranks.insert(c.task(&Counter::where).remote().get());
   EXPECT_EQ(static_cast<int>(ranks.size()), mpiray::num_workers());
   EXPECT_THROW(mpiray::actor<Counter>(0).on_rank(mpiray::world_size() + 3), mpiray::ConfigError);
@@ -139,9 +144,11 @@ TEST(ActorRefs, RefsTheActorKeepsStayAliveUntilItDropsThem) {
   EXPECT_EQ(k.task(&actor_test::Keeper::keep).remote(refs).get(), 2);
   refs.clear();
   EXPECT_EQ(k.task(&actor_test::Keeper::sum_kept).remote().get(), 1500.0);
-  for (auto id : ids) EXPECT_FALSE(freed(id)) << "object " << id << " freed while the actor keeps it";
+  for (auto id : ids)
+    EXPECT_FALSE(freed(id)) << "object " << id << " freed while the actor keeps it";
   EXPECT_EQ(k.task(&actor_test::Keeper::drop).remote().get(), 0);
-  for (auto id : ids) EXPECT_TRUE(freed_eventually(id)) << "object " << id << " outlived the actor's ref";
+  for (auto id : ids)
+    EXPECT_TRUE(freed_eventually(id)) << "object " << id << " outlived the actor's ref";
 }
 
 TEST(ActorRefs, RefsInsideResultsLiveAsLongAsTheResult) {
@@ -156,7 +163,8 @@ TEST(ActorRefs, RefsInsideResultsLiveAsLongAsTheResult) {
       EXPECT_EQ(refs[i].view()->at(19999), double(i + 1));
     }
   }
-  for (auto id : ids) EXPECT_TRUE(freed_eventually(id)) << "object " << id << " outlived the result";
+  for (auto id : ids)
+    EXPECT_TRUE(freed_eventually(id)) << "object " << id << " outlived the result";
 }
 
 TEST(ActorRefs, RefsInConstructorArgumentsLiveAsLongAsTheActor) {
@@ -167,7 +175,8 @@ TEST(ActorRefs, RefsInConstructorArgumentsLiveAsLongAsTheActor) {
   EXPECT_EQ(h.task(&actor_test::Holder::sum).remote().get(), 900.0);
   for (auto id : ids) EXPECT_FALSE(freed(id)) << "object " << id << " freed while the actor lives";
   h.kill();
-  for (auto id : ids) EXPECT_TRUE(freed_eventually(id)) << "object " << id << " outlived the killed actor";
+  for (auto id : ids)
+    EXPECT_TRUE(freed_eventually(id)) << "object " << id << " outlived the killed actor";
 }
 
 TEST(ActorRefs, AWorkersCallReleasesItsArgumentRefsToo) {
@@ -176,7 +185,8 @@ TEST(ActorRefs, AWorkersCallReleasesItsArgumentRefsToo) {
   auto k = mpiray::actor<actor_test::Keeper>().remote();
   EXPECT_EQ(mpiray::task(sum_through_keeper).remote(k, refs).get(), 6000.0);
   refs.clear();
-  for (auto id : ids) EXPECT_TRUE(freed_eventually(id)) << "object " << id << " outlived its last ref";
+  for (auto id : ids)
+    EXPECT_TRUE(freed_eventually(id)) << "object " << id << " outlived its last ref";
 }
 
 TEST(Actors, MethodExceptionFailsOnlyThatCall) {
@@ -222,7 +232,8 @@ TEST(Actors, KillFailsPendingAndLaterCalls) {
   auto c = mpiray::actor<Counter>(0).remote();
   EXPECT_EQ(c.task(&Counter::add).remote(1).get(), 1);
   c.kill();
-  for (int i = 0; i < 3; ++i) EXPECT_THROW(c.task(&Counter::value).remote().get(), mpiray::ActorDiedError);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_THROW(c.task(&Counter::value).remote().get(), mpiray::ActorDiedError);
   // The runtime keeps working.
   EXPECT_EQ(mpiray::task(plus_one).remote(1).get(), 2);
 }
@@ -249,7 +260,8 @@ TEST(Actors, MaxConcurrencyOneNeverOverlaps) {
 
 TEST(Actors, MaxConcurrencyLetsCallsRunTogether) {
   // The suite runs with two threads per rank; both calls must be inside meet() at once.
-  auto o = mpiray::actor<Overlap>().on_rank(mpiray_test::last_executor()).max_concurrency(2).remote();
+  auto o =
+      mpiray::actor<Overlap>().on_rank(mpiray_test::last_executor()).max_concurrency(2).remote();
   auto a = o.task(&Overlap::meet).remote(2);
   auto b = o.task(&Overlap::meet).remote(2);
   EXPECT_EQ(a.get(), 2);

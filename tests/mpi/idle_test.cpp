@@ -18,7 +18,9 @@ double process_cpu_seconds() {
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
-double cpu_here() { return process_cpu_seconds(); }
+double cpu_here() {
+  return process_cpu_seconds();
+}
 
 }  // namespace
 
@@ -45,7 +47,8 @@ TEST(Idle, RanksWithNothingToDoUseLessThanAFifthOfACore) {
     if (ranks[i] == 0) continue;  // one process: the driver's measurement covers it
     const double used = mpiray::task(cpu_here).on_rank(ranks[i]).remote().get() - before[i];
     // The window includes the 0.1 s settling, two task round trips and the 1 s quiet time.
-    EXPECT_LT(used / (wall + 0.1), 0.2) << "rank " << ranks[i] << " used " << used << " s of CPU idle";
+    EXPECT_LT(used / (wall + 0.1), 0.2)
+        << "rank " << ranks[i] << " used " << used << " s of CPU idle";
   }
 }
 

@@ -18,7 +18,9 @@ namespace {
 const bool* yield_flag() {
   return static_cast<const bool*>(dlsym(RTLD_DEFAULT, "opal_progress_yield_when_idle"));
 }
-int yield_here() { return *yield_flag() ? 1 : 0; }
+int yield_here() {
+  return *yield_flag() ? 1 : 0;
+}
 
 }  // namespace
 
@@ -41,14 +43,16 @@ int main(int argc, char** argv) {
   const int code = mpiray::run(argc, argv, [&] {
     const int want = kept ? before : 0;
     if (yield_here() != want) {
-      std::fprintf(stderr, "yield_probe: driver sees yield-when-idle %d, want %d\n", yield_here(), want);
+      std::fprintf(stderr, "yield_probe: driver sees yield-when-idle %d, want %d\n", yield_here(),
+                   want);
       ++bad;
     }
     const int n = mpiray::world_size();
     for (int r = (n == 1 ? 0 : 1); r < n; ++r) {
       const int seen = mpiray::task(yield_here).on_rank(r).remote().get();
       if (seen != want) {
-        std::fprintf(stderr, "yield_probe: rank %d sees yield-when-idle %d, want %d\n", r, seen, want);
+        std::fprintf(stderr, "yield_probe: rank %d sees yield-when-idle %d, want %d\n", r, seen,
+                     want);
         ++bad;
       }
     }
@@ -56,7 +60,8 @@ int main(int argc, char** argv) {
   });
   const int after = *yield_flag() ? 1 : 0;
   if (after != before) {
-    std::fprintf(stderr, "yield_probe: rank %d: yield-when-idle %d after run, %d before\n", rank, after, before);
+    std::fprintf(stderr, "yield_probe: rank %d: yield-when-idle %d after run, %d before\n", rank,
+                 after, before);
     bad = 1;
   }
   int all_bad = 0;

@@ -37,16 +37,23 @@ struct ViewReport {
 mpiray::ObjectRef<Vec> put_here(std::uint64_t n, std::uint64_t seed) {
   return mpiray::put(make_doubles(n, seed));
 }
-Vec make_vec(std::uint64_t n, std::uint64_t seed) { return make_doubles(n, seed); }
-std::uint64_t sum_value(Vec v) { return checksum(v); }  // argument resolved before the task runs
-std::uint64_t sum_get(mpiray::ObjectRef<Vec> r) { return checksum(r.get()); }  // read in the task
+Vec make_vec(std::uint64_t n, std::uint64_t seed) {
+  return make_doubles(n, seed);
+}
+std::uint64_t sum_value(Vec v) {
+  return checksum(v);
+}  // argument resolved before the task runs
+std::uint64_t sum_get(mpiray::ObjectRef<Vec> r) {
+  return checksum(r.get());
+}  // read in the task
 ViewReport view_report(mpiray::ObjectRef<Vec> r) {
   auto a = r.view();
   auto b = r.view();
   return ViewReport{checksum(*a), reinterpret_cast<std::uint64_t>(a->data()), a->size(),
                     mpiray::rank(), a.get() == b.get() ? 1 : 0};
 }
-std::vector<mpiray::ObjectRef<Vec>> put_many_here(std::int32_t k, std::uint64_t n, std::uint64_t seed) {
+std::vector<mpiray::ObjectRef<Vec>> put_many_here(std::int32_t k, std::uint64_t n,
+                                                  std::uint64_t seed) {
   std::vector<mpiray::ObjectRef<Vec>> refs;
   for (std::int32_t i = 0; i < k; ++i) refs.push_back(mpiray::put(make_doubles(n, seed + i)));
   return refs;
@@ -56,7 +63,9 @@ std::vector<std::uint64_t> sums_of_refs(std::vector<mpiray::ObjectRef<Vec>> refs
   for (const auto& r : refs) out.push_back(checksum(r.get()));
   return out;
 }
-long rss_here() { return objtest::rss_kib(); }
+long rss_here() {
+  return objtest::rss_kib();
+}
 std::uint64_t string_checksum(mpiray::ObjectRef<std::string> r) {
   return objtest::checksum_bytes(*r.view());
 }
@@ -65,7 +74,9 @@ std::uint64_t shorts_checksum(mpiray::ObjectRef<std::vector<std::int16_t>> r) {
   return objtest::checksum_bytes(
       std::string(reinterpret_cast<const char*>(v->data()), v->size() * sizeof(std::int16_t)));
 }
-int fail_always(int x) { throw std::runtime_error("boom " + std::to_string(x)); }
+int fail_always(int x) {
+  throw std::runtime_error("boom " + std::to_string(x));
+}
 int broadcast_in_task() {
   mpiray::broadcast(std::vector<double>(8, 1.0));
   return 0;
@@ -111,7 +122,8 @@ ViewReport owner_view(std::uint64_t n, std::uint64_t seed) {
 }  // namespace
 
 MPIRAY_REMOTE(put_here, make_vec, sum_value, sum_get, view_report, put_many_here, sums_of_refs);
-MPIRAY_REMOTE(rss_here, fail_always, read_bad_id, small_puts_in_task, owner_view, broadcast_in_task);
+MPIRAY_REMOTE(rss_here, fail_always, read_bad_id, small_puts_in_task, owner_view,
+              broadcast_in_task);
 MPIRAY_REMOTE(string_checksum, shorts_checksum);
 
 namespace {
@@ -264,7 +276,8 @@ TEST(ObjectsBroadcast, EveryExecutorReadsItsOwnCopyWithZeroCopyViews) {
   EXPECT_EQ(checksum(*d1), want);
 
   std::vector<std::pair<int, mpiray::ObjectRef<ViewReport>>> first, second;
-  for (int r : executor_ranks()) first.emplace_back(r, mpiray::task(view_report).on_rank(r).remote(ref));
+  for (int r : executor_ranks())
+    first.emplace_back(r, mpiray::task(view_report).on_rank(r).remote(ref));
   std::vector<ViewReport> reports;
   for (auto& [r, f] : first) {
     const ViewReport rep = f.get();
@@ -275,7 +288,8 @@ TEST(ObjectsBroadcast, EveryExecutorReadsItsOwnCopyWithZeroCopyViews) {
     EXPECT_EQ(rep.same_pointer, 1) << "rank " << r << ": view() copied instead of sharing";
   }
   // Later tasks on the same rank see the same decoded copy: the broadcast value stayed there.
-  for (int r : executor_ranks()) second.emplace_back(r, mpiray::task(view_report).on_rank(r).remote(ref));
+  for (int r : executor_ranks())
+    second.emplace_back(r, mpiray::task(view_report).on_rank(r).remote(ref));
   for (std::size_t i = 0; i < second.size(); ++i) {
     const ViewReport rep = second[i].second.get();
     EXPECT_EQ(rep.checksum, want);
@@ -289,7 +303,8 @@ TEST(ObjectsBroadcast, EveryExecutorReadsItsOwnCopyWithZeroCopyViews) {
 }
 
 TEST(ObjectsBroadcast, InsideATaskOnAWorkerIsRefusedWithConfigError) {
-  if (mpiray::world_size() == 1) GTEST_SKIP() << "one process: tasks run on rank 0, the driver's rank";
+  if (mpiray::world_size() == 1)
+    GTEST_SKIP() << "one process: tasks run on rank 0, the driver's rank";
   try {
     mpiray::task(broadcast_in_task).on_rank(last_executor()).remote().get();
     ADD_FAILURE() << "broadcast() inside a task on a worker was accepted";
@@ -347,7 +362,8 @@ TEST(ObjectsView, StringsAndByteVectorsFetchedFromAnotherRankAreExact) {
   for (std::size_t i = 0; i < shorts.size(); ++i) shorts[i] = static_cast<std::int16_t>(i * 7);
   auto vref = mpiray::put(shorts);
   for (int r : executor_ranks()) {
-    EXPECT_EQ(mpiray::task(string_checksum).on_rank(r).remote(sref).get(), objtest::checksum_bytes(text))
+    EXPECT_EQ(mpiray::task(string_checksum).on_rank(r).remote(sref).get(),
+              objtest::checksum_bytes(text))
         << "rank " << r;
     EXPECT_EQ(mpiray::task(shorts_checksum).on_rank(r).remote(vref).get(),
               objtest::checksum_bytes(std::string(reinterpret_cast<const char*>(shorts.data()),
@@ -364,8 +380,10 @@ TEST(ObjectsSharedMemory, TaskResultsAreReadFromTheSegmentAndPutsThroughTheWindo
   const char* shm = std::getenv("MPIRAY_SHM_MB");
   const bool segments = !(shm && std::string(shm) == "0");
   const int owner = last_executor();
-  auto result = mpiray::task(make_vec).on_rank(owner).remote(std::uint64_t(kBig), std::uint64_t(51));
-  auto put_ref = mpiray::task(put_here).on_rank(owner).remote(std::uint64_t(kBig), std::uint64_t(52)).get();
+  auto result =
+      mpiray::task(make_vec).on_rank(owner).remote(std::uint64_t(kBig), std::uint64_t(51));
+  auto put_ref =
+      mpiray::task(put_here).on_rank(owner).remote(std::uint64_t(kBig), std::uint64_t(52)).get();
   mpiray::wait(std::vector<mpiray::ObjectRef<Vec>>{result}, 1);
   const auto before = mpiray::detail::fetch_counters();
   EXPECT_EQ(checksum(*result.view()), checksum(make_doubles(kBig, 51)));
@@ -386,7 +404,8 @@ TEST(ObjectsSharedMemory, TaskResultsAreReadFromTheSegmentAndPutsThroughTheWindo
 
 TEST(ObjectsView, ZeroCopyOnAWorkerOwner) {
   for (int r : executor_ranks()) {
-    const ViewReport rep = mpiray::task(owner_view).on_rank(r).remote(std::uint64_t(kBig), std::uint64_t(8)).get();
+    const ViewReport rep =
+        mpiray::task(owner_view).on_rank(r).remote(std::uint64_t(kBig), std::uint64_t(8)).get();
     EXPECT_EQ(rep.rank, r);
     EXPECT_EQ(rep.same_pointer, 1) << "rank " << r;
     EXPECT_EQ(rep.checksum, checksum(make_doubles(kBig, 8))) << "rank " << r;
@@ -441,7 +460,9 @@ TEST(ObjectsErrors, FreedIdThrowsObjectErrorOnTheDriver) {
   // A worker's value freed after its last reference went away.
   mpiray::detail::ObjectId wid = 0;
   {
-    auto r = mpiray::task(make_vec).on_rank(last_executor()).remote(std::uint64_t(kBig), std::uint64_t(6));
+    auto r = mpiray::task(make_vec)
+                 .on_rank(last_executor())
+                 .remote(std::uint64_t(kBig), std::uint64_t(6));
     r.get();
     wid = r.id();
   }
@@ -468,13 +489,17 @@ TEST(ObjectsErrors, TypeMismatchThrowsObjectError) {
   auto wrong = mpiray::ObjectRef<std::vector<int>>::borrow(ref.id());
   EXPECT_THROW(wrong.get(), mpiray::ObjectError);
   EXPECT_THROW(wrong.view(), mpiray::ObjectError);
-  auto wrong_big = mpiray::ObjectRef<std::vector<float>>::borrow(mpiray::put(make_doubles(kBig, 13)).id());
+  auto wrong_big =
+      mpiray::ObjectRef<std::vector<float>>::borrow(mpiray::put(make_doubles(kBig, 13)).id());
   EXPECT_THROW(wrong_big.get(), mpiray::ObjectError);
   EXPECT_TRUE(ref.get() == v) << "the object is unharmed";
   // A value held on a worker, read with the wrong type by the driver.
-  auto made = mpiray::task(make_vec).on_rank(last_executor()).remote(std::uint64_t(kBig), std::uint64_t(14));
+  auto made = mpiray::task(make_vec)
+                  .on_rank(last_executor())
+                  .remote(std::uint64_t(kBig), std::uint64_t(14));
   made.get();
-  EXPECT_THROW(mpiray::ObjectRef<std::vector<std::int64_t>>::borrow(made.id()).get(), mpiray::ObjectError);
+  EXPECT_THROW(mpiray::ObjectRef<std::vector<std::int64_t>>::borrow(made.id()).get(),
+               mpiray::ObjectError);
 }
 
 }  // namespace

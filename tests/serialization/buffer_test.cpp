@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "mpiray/detail/blob.hpp"
 #include "mpiray/detail/buffer.hpp"
@@ -111,7 +111,7 @@ TEST(Blob, ExternalBytesStayAliveAsLongAsAnyCopy) {
     auto v = std::make_shared<const std::vector<int>>(std::vector<int>{1, 2, 3});
     watch = v;
     auto b = mpiray::detail::Blob::external(v, reinterpret_cast<const char*>(v->data()),
-                                             v->size() * sizeof(int));
+                                            v->size() * sizeof(int));
     copy = b;
   }
   ASSERT_FALSE(watch.expired()) << "the blob did not keep its value alive";

@@ -30,9 +30,9 @@ struct ErrorInfo {
 struct ObjectData {
   Blob bytes;                              // the value's encoding, when it is held on this rank
   std::shared_ptr<const ErrorInfo> error;  // set instead of a value when the producer failed
-  int owner = -1;             // >= 0: the value lives on that rank only (bytes empty here)
-  std::uint64_t size = 0;     // encoded size, also known where the value is not held
-  std::uint64_t type_tag = 0; // hash of the producer's type name (0 = unknown)
+  int owner = -1;              // >= 0: the value lives on that rank only (bytes empty here)
+  std::uint64_t size = 0;      // encoded size, also known where the value is not held
+  std::uint64_t type_tag = 0;  // hash of the producer's type name (0 = unknown)
   /// Decoded value, made on first view() on this rank (zero-copy afterwards). Use the atomic
   /// shared_ptr functions: several threads may view one object.
   mutable std::shared_ptr<const void> typed;
@@ -88,7 +88,8 @@ void register_in_place(std::uint64_t type_tag, InPlaceMaker make);
 InPlaceMaker find_in_place(std::uint64_t type_tag) noexcept;
 ObjectPtr get_object(ObjectId id, Deadline deadline);
 /// Returns a ready flag per id (1 = complete or failed), stopping once `num` are ready.
-std::vector<char> wait_objects(const std::vector<ObjectId>& ids, std::size_t num, Deadline deadline);
+std::vector<char> wait_objects(const std::vector<ObjectId>& ids, std::size_t num,
+                               Deadline deadline);
 bool object_ready(ObjectId id);
 void add_ref(ObjectId id) noexcept;
 void release_ref(ObjectId id) noexcept;
