@@ -133,7 +133,7 @@ class Runtime {
   /// there (the reader copies it with memcpy). False for values on the heap.
   bool offer_shared(int reader, ObjectId id, const ObjectPtr& d);
   void handle_fetch_ready(int holder, Reader& r);
-  void handle_fetch_done(int reader, ObjectId id);
+  void handle_fetch_done(ObjectId id);
   /// MPIRAY_SHM_MB (default: a share of /dev/shm, at most 1 GiB) -> this rank's segment.
   void open_shared_memory();
   /// A copy of `bytes` in this rank's shared segment when there is room, else on the heap.
@@ -205,6 +205,10 @@ class Runtime {
   std::vector<ObjectId> freed_;  // freed objects to detach (the free hook runs on any thread)
   std::atomic<bool> freed_pending_{false};
   std::atomic<std::size_t> attached_count_{0};  // values exposed in the window or segment now
+  /// attached_count_ mirrors the two maps for the free hook, which runs without the progress lock.
+  void update_exposed_count() {
+    attached_count_.store(attached_.size() + shared_.size(), std::memory_order_release);
+  }
   std::atomic<bool> bcast_pending_{false};
   struct Bcast {
     int handle;

@@ -302,7 +302,7 @@ void Runtime::handle_fetch(int reader, ObjectId id) {
   if (!a.data) {
     a.data = d;
     a.addr = transport_->attach(d->bytes.data(), d->bytes.size());
-    attached_count_.store(attached_.size() + shared_.size(), std::memory_order_release);
+    update_exposed_count();
   }
   ++a.pins;
   queue_record(reader, [&](Writer& w) {
@@ -323,7 +323,7 @@ bool Runtime::offer_shared(int reader, ObjectId id, const ObjectPtr& d) {
   Shared& e = shared_[id];
   e.data = d;  // the bytes stay in the segment while the read is in flight
   ++e.pins;
-  attached_count_.store(attached_.size() + shared_.size(), std::memory_order_release);
+  update_exposed_count();
   transport_->shared_sync();
   queue_record(reader, [&](Writer& w) {
     const auto rec = begin_record(w, MsgType::kFetchReady);
@@ -403,12 +403,13 @@ void Runtime::handle_fetch_ready(int holder, Reader& r) {
   table_.complete(id, std::move(d));
 }
 
-void Runtime::handle_fetch_done(int reader, ObjectId id) {
-  if (arena_ && transport_->peer_segment(reader)) {
-    auto sit = shared_.find(id);
-    if (sit != shared_.end() && --sit->second.pins == 0) {
+void Runtime::handle_fetch_done(ObjectId id) {
+  // A value is either in the shared segment (read there) or on the heap (read through the
+  // window), never both, so the id alone says which read ended.
+  if (auto sit = shared_.find(id); sit != shared_.end()) {
+    if (--sit->second.pins == 0) {
       shared_.erase(sit);  // the table's own reference decides the value's life again
-      attached_count_.store(attached_.size() + shared_.size(), std::memory_order_release);
+      update_exposed_count();
     }
     return;
   }
@@ -419,7 +420,7 @@ void Runtime::handle_fetch_done(int reader, ObjectId id) {
   if (--it->second.pins == 0) {
     transport_->detach(it->second.data->bytes.data());
     attached_.erase(it);
-    attached_count_.store(attached_.size() + shared_.size(), std::memory_order_release);
+    update_exposed_count();
   }
 }
 
@@ -453,7 +454,7 @@ bool Runtime::object_housekeeping() {
     if (it->second.pins == 0) {
       transport_->detach(it->second.data->bytes.data());
       attached_.erase(it);
-      attached_count_.store(attached_.size() + shared_.size(), std::memory_order_release);
+      update_exposed_count();
     } else {
       it->second.freed = true;
     }

@@ -156,7 +156,7 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
         handle_fetch_ready(source, r);
         break;
       case MsgType::kFetchDone:
-        handle_fetch_done(source, r.get<ObjectId>());
+        handle_fetch_done(r.get<ObjectId>());
         break;
       case MsgType::kFree:
         table_.free(r.get<ObjectId>());

@@ -20,8 +20,12 @@ namespace {
 using Bytes = std::vector<char>;
 using objtest::kMiB;
 
-long rss_here() { return objtest::rss_kib(); }
-Bytes make_bytes(std::uint64_t n, std::int32_t fill) { return Bytes(n, static_cast<char>(fill)); }
+long rss_here() {
+  return objtest::rss_kib();
+}
+Bytes make_bytes(std::uint64_t n, std::int32_t fill) {
+  return Bytes(n, static_cast<char>(fill));
+}
 mpiray::ObjectRef<Bytes> put_bytes_here(std::uint64_t n, std::int32_t fill) {
   return mpiray::put(Bytes(n, static_cast<char>(fill)));
 }
@@ -51,8 +55,8 @@ TEST(ObjectsFree, DriverPutsDroppedAtOnceKeepTheDriversMemoryFlat) {
     ASSERT_TRUE(ref.valid());
     if (i % 250 == 0) {
       growth = objtest::rss_kib() - before;
-      ASSERT_LT(growth, kAllowKiB) << "after " << i << " puts of 1 MiB (RSS KiB " << before << " -> "
-                                   << before + growth << ")";
+      ASSERT_LT(growth, kAllowKiB) << "after " << i << " puts of 1 MiB (RSS KiB " << before
+                                   << " -> " << before + growth << ")";
     }
   }
   growth = objtest::rss_kib() - before;
@@ -64,7 +68,8 @@ TEST(ObjectsFree, WorkerHeldTaskResultsAreFreedWithTheDriversLastRef) {
   const int w = last_executor();
   auto round = [&](int batch) {
     std::vector<mpiray::ObjectRef<Bytes>> refs;
-    for (int i = 0; i < batch; ++i) refs.push_back(mpiray::task(make_bytes).on_rank(w).remote(std::uint64_t(kMiB), i));
+    for (int i = 0; i < batch; ++i)
+      refs.push_back(mpiray::task(make_bytes).on_rank(w).remote(std::uint64_t(kMiB), i));
     mpiray::wait(refs, refs.size());  // all exist on the worker; then every ref is dropped
   };
   for (int i = 0; i < 2; ++i) round(20);
@@ -72,8 +77,9 @@ TEST(ObjectsFree, WorkerHeldTaskResultsAreFreedWithTheDriversLastRef) {
   for (int i = 0; i < 25; ++i) {
     round(20);
     const long now = mpiray::task(rss_here).on_rank(w).remote().get();
-    ASSERT_LT(now - before, kAllowKiB) << "rank " << w << " after " << (i + 1) * 20
-                                       << " dropped 1 MiB results (RSS KiB " << before << " -> " << now << ")";
+    ASSERT_LT(now - before, kAllowKiB)
+        << "rank " << w << " after " << (i + 1) * 20 << " dropped 1 MiB results (RSS KiB " << before
+        << " -> " << now << ")";
   }
 }
 
@@ -82,7 +88,8 @@ TEST(ObjectsFree, WorkerPutsReturnedAsRefsAreFreedWithTheDriversLastRef) {
   const int w = last_executor();
   auto round = [&](int batch) {
     std::vector<mpiray::ObjectRef<mpiray::ObjectRef<Bytes>>> outer;
-    for (int i = 0; i < batch; ++i) outer.push_back(mpiray::task(put_bytes_here).on_rank(w).remote(std::uint64_t(kMiB), i));
+    for (int i = 0; i < batch; ++i)
+      outer.push_back(mpiray::task(put_bytes_here).on_rank(w).remote(std::uint64_t(kMiB), i));
     for (auto& o : outer) EXPECT_TRUE(o.get().valid());  // the inner refs are taken and dropped
   };
   for (int i = 0; i < 2; ++i) round(20);
@@ -90,9 +97,30 @@ TEST(ObjectsFree, WorkerPutsReturnedAsRefsAreFreedWithTheDriversLastRef) {
   for (int i = 0; i < 25; ++i) {
     round(20);
     const long now = mpiray::task(rss_here).on_rank(w).remote().get();
-    ASSERT_LT(now - before, kAllowKiB) << "rank " << w << " after " << (i + 1) * 20
-                                       << " returned-and-dropped 1 MiB puts (RSS KiB " << before
-                                       << " -> " << now << ")";
+    ASSERT_LT(now - before, kAllowKiB)
+        << "rank " << w << " after " << (i + 1) * 20 << " returned-and-dropped 1 MiB puts (RSS KiB "
+        << before << " -> " << now << ")";
+  }
+}
+
+// As above, but the driver reads every value first (a one-sided read from the worker, which
+// exposes the value while the read is in flight): the value must still go when the ref does.
+TEST(ObjectsFree, WorkerPutsReadByTheDriverAreFreedWithTheDriversLastRef) {
+  const int w = last_executor();
+  auto round = [&](int batch) {
+    std::vector<mpiray::ObjectRef<mpiray::ObjectRef<Bytes>>> outer;
+    for (int i = 0; i < batch; ++i)
+      outer.push_back(mpiray::task(put_bytes_here).on_rank(w).remote(std::uint64_t(kMiB), i));
+    for (auto& o : outer) EXPECT_EQ(o.get().view()->size(), kMiB);
+  };
+  for (int i = 0; i < 2; ++i) round(20);
+  const long before = mpiray::task(rss_here).on_rank(w).remote().get();
+  for (int i = 0; i < 25; ++i) {
+    round(20);
+    const long now = mpiray::task(rss_here).on_rank(w).remote().get();
+    ASSERT_LT(now - before, kAllowKiB)
+        << "rank " << w << " after " << (i + 1) * 20 << " read-and-dropped 1 MiB puts (RSS KiB "
+        << before << " -> " << now << ")";
   }
 }
 
@@ -104,9 +132,9 @@ TEST(ObjectsFree, WorkerPutsDroppedInsideTheTaskAreFreed) {
   for (int i = 0; i < 25; ++i) {
     EXPECT_EQ(mpiray::task(put_and_drop_here).on_rank(w).remote(20, std::uint64_t(kMiB)).get(), 20);
     const long now = mpiray::task(rss_here).on_rank(w).remote().get();
-    ASSERT_LT(now - before, kAllowKiB) << "rank " << w << " after " << (i + 1) * 20
-                                       << " puts dropped in their task (RSS KiB " << before << " -> "
-                                       << now << ")";
+    ASSERT_LT(now - before, kAllowKiB)
+        << "rank " << w << " after " << (i + 1) * 20 << " puts dropped in their task (RSS KiB "
+        << before << " -> " << now << ")";
   }
 }
 
