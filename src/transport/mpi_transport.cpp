@@ -40,18 +40,24 @@ struct OpalYield {
   using Setter = void (*)(bool);
   Setter set = nullptr;
   const bool* current = nullptr;
-  OpalYield() {
-    set = reinterpret_cast<Setter>(dlsym(RTLD_DEFAULT, "opal_progress_set_yield_when_idle"));
-    current = static_cast<const bool*>(dlsym(RTLD_DEFAULT, "opal_progress_yield_when_idle"));
-    if (!set || !current) set = nullptr;
-  }
 };
+const OpalYield& opal_yield() {
+  static const OpalYield y = [] {
+    OpalYield o;
+    o.set = reinterpret_cast<OpalYield::Setter>(
+        dlsym(RTLD_DEFAULT, "opal_progress_set_yield_when_idle"));
+    o.current = static_cast<const bool*>(dlsym(RTLD_DEFAULT, "opal_progress_yield_when_idle"));
+    if (!o.set || !o.current) o.set = nullptr;
+    return o;
+  }();
+  return y;
+}
 
 /// Turns MPI's yield-when-idle off; returns the previous value for restore_mpi_yield (-1: none).
 int disable_mpi_yield() {
   const char* keep = std::getenv("MPIRAY_MPI_YIELD");
   if (keep && std::string(keep) == "1") return -1;
-  static const OpalYield y;
+  const OpalYield& y = opal_yield();
   if (!y.set) return -1;
   const int before = *y.current ? 1 : 0;
   y.set(false);
@@ -59,9 +65,7 @@ int disable_mpi_yield() {
 }
 
 void restore_mpi_yield(int before) {
-  if (before < 0) return;
-  static const OpalYield y;
-  if (y.set) y.set(before == 1);
+  if (before >= 0 && opal_yield().set) opal_yield().set(before == 1);
 }
 
 }  // namespace
@@ -94,13 +98,12 @@ MpiTransport::MpiTransport(int* argc, char*** argv) {
   MPI_Comm_set_errhandler(as_comm(comm_), MPI_ERRORS_RETURN);
   MPI_Comm_rank(as_comm(comm_), &layout_.rank);
   MPI_Comm_size(as_comm(comm_), &layout_.size);
-  MPI_Comm local;
+  node_comm_ = new MPI_Comm;  // this node's ranks: the layout, later the shared segments
   check(MPI_Comm_split_type(as_comm(comm_), MPI_COMM_TYPE_SHARED, layout_.rank, MPI_INFO_NULL,
-                            &local),
+                            &as_comm(node_comm_)),
         "MPI_Comm_split_type");
-  MPI_Comm_rank(local, &layout_.local_rank);
-  MPI_Comm_size(local, &layout_.local_size);
-  MPI_Comm_free(&local);
+  MPI_Comm_rank(as_comm(node_comm_), &layout_.local_rank);
+  MPI_Comm_size(as_comm(node_comm_), &layout_.local_size);
   int leader = layout_.local_rank == 0 ? 1 : 0;
   MPI_Allreduce(&leader, &layout_.nodes, 1, MPI_INT, MPI_SUM, as_comm(comm_));
   if (layout_.size > 1) {  // one process reads nothing remotely (and singleton MPI has no osc)
@@ -128,10 +131,7 @@ MpiTransport::MpiTransport(int* argc, char*** argv) {
 
 bool MpiTransport::open_shared(std::size_t bytes) {
   if (layout_.size == 1) return false;
-  MPI_Comm node;
-  check(
-      MPI_Comm_split_type(as_comm(comm_), MPI_COMM_TYPE_SHARED, layout_.rank, MPI_INFO_NULL, &node),
-      "MPI_Comm_split_type");
+  MPI_Comm node = as_comm(node_comm_);
   std::vector<int> world_of(layout_.local_size);
   MPI_Allgather(&layout_.rank, 1, MPI_INT, world_of.data(), 1, MPI_INT, node);
   // Every rank of the node must agree on using the segments (one may have asked for none).
@@ -173,7 +173,6 @@ bool MpiTransport::open_shared(std::size_t bytes) {
       delete win;
     }
   }
-  MPI_Comm_free(&node);
   return ok;
 }
 
@@ -203,6 +202,10 @@ MpiTransport::~MpiTransport() {
   if (win_) {
     MPI_Win_free(static_cast<MPI_Win*>(win_));
     delete static_cast<MPI_Win*>(win_);
+  }
+  if (node_comm_) {
+    MPI_Comm_free(&as_comm(node_comm_));
+    delete static_cast<MPI_Comm*>(node_comm_);
   }
   if (comm_) {
     MPI_Comm_free(&as_comm(comm_));

@@ -93,6 +93,7 @@ class MpiTransport {
   bool finalize_ = false;
   int mpi_yield_before_ = -1;  // Open MPI's yield-when-idle before we turned it off (-1: untouched)
   void* comm_ = nullptr;       // MPI_Comm, kept opaque so this header needs no mpi.h
+  void* node_comm_ = nullptr;  // MPI_Comm of this node's ranks
   void* win_ = nullptr;        // MPI_Win (dynamic)
   void* shm_win_ = nullptr;    // MPI_Win (shared segments of this node)
   char* shm_base_ = nullptr;

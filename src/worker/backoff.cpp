@@ -44,17 +44,21 @@ const BackoffConfig& BackoffConfig::get() {
 
 std::chrono::microseconds Backoff::step() {
   const BackoffConfig& c = BackoffConfig::get();
-  // While spinning, read the clock only every 16th round: clock_gettime was a tenth of a
-  // polling thread's time in profiles.
-  const bool share = g_oversubscribed.load(std::memory_order_relaxed);
-  if (in_spin_ && (++rounds_ & 15) != 0) {
-    if (share && (rounds_ & 3) == 0) {  // a syscall every round would slow the poll loop itself
+  // One spin round: a pause (on recent x86 cores ~140 cycles, each added to the latency of
+  // noticing a reply). On an oversubscribed node every 4th round yields instead: the core may be
+  // needed by a rank with work (sched_yield returns at once when it is not), and a syscall every
+  // round would slow the poll loop itself.
+  const auto spin_round = [this] {
+    if (g_oversubscribed.load(std::memory_order_relaxed) && (rounds_ & 3) == 0) {
       sched_yield();
     } else {
       cpu_relax();
     }
     return std::chrono::microseconds(0);
-  }
+  };
+  // While spinning, read the clock only every 16th round: clock_gettime was a tenth of a
+  // polling thread's time in profiles.
+  if (in_spin_ && (++rounds_ & 15) != 0) return spin_round();
   const auto now = std::chrono::steady_clock::now();
   if (rounds_ == 0) {
     rounds_ = 1;
@@ -63,17 +67,7 @@ std::chrono::microseconds Backoff::step() {
   }
   const auto idle = now - since_;
   in_spin_ = idle < c.spin;
-  if (in_spin_) {
-    // One pause only: on recent x86 cores a pause costs ~140 cycles, and every pause here is
-    // added to the latency of noticing a reply. On an oversubscribed node, yield instead: the
-    // core may be needed by a rank with work (sched_yield returns at once when it is not).
-    if (share) {
-      sched_yield();
-    } else {
-      cpu_relax();
-    }
-    return std::chrono::microseconds(0);
-  }
+  if (in_spin_) return spin_round();
   if (idle < c.spin + c.yield) {
     sched_yield();
     return std::chrono::microseconds(0);
