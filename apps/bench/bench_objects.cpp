@@ -2,7 +2,8 @@
 // repetitions interleaved so both see the same machine state. Each repetition is one mpiray::run
 // (all mpiray measurements) followed by the plain-MPI references on MPI_COMM_WORLD outside run().
 //
-//   mpirun -np 4 --oversubscribe ./build/apps/bench/bench_objects [--small N] [--remote-small-mib S]
+//   mpirun -np 4 --oversubscribe ./build/apps/bench/bench_objects [--small N] [--remote-small-mib
+//   S]
 //          [--remote-large-mib L] [--gets-small K] [--gets-large K] [--bcast-mib B] [--local-mib M]
 //          [--reps R]
 //
@@ -18,7 +19,8 @@
 //   get_result_gbps_<L>mib[_ratio]  the same, but the value is a task's result on rank 1, which
 //                               is made in rank 1's shared-memory segment: a reader on the same
 //                               node copies it with memcpy (ratio against the raw MPI_Get)
-//   broadcast_gbps_<B>mib       mpiray::broadcast() of B MiB until a task on every worker sees
+//   broadcast_gbps_<B>mib       mpiray::broadcast(std::move(v)) of B MiB until a task on every
+//   worker sees
 //                               its local copy ready; bytes x receivers / time
 //   broadcast_gbps_<B>mib_raw_mpi   MPI_Bcast of B MiB + a barrier; the same formula
 //   get_local_gbps              view() of a fresh M MiB object on the rank holding it (first view;
@@ -57,7 +59,9 @@ mpiray::ObjectRef<Bytes> put_here(std::uint64_t n, std::int32_t fill) {
   return mpiray::put(Bytes(n, static_cast<char>(fill)));
 }
 // A large task result: made in the worker's shared-memory segment.
-Bytes make_here(std::uint64_t n, std::int32_t fill) { return Bytes(n, static_cast<char>(fill)); }
+Bytes make_here(std::uint64_t n, std::int32_t fill) {
+  return Bytes(n, static_cast<char>(fill));
+}
 // Waits (without reading or requesting it) until the broadcast copy is here.
 std::uint64_t bcast_arrived(mpiray::ObjectRef<Bytes> r) {
   while (!r.ready()) std::this_thread::yield();
@@ -133,12 +137,15 @@ double mpiray_remote_gbps(std::size_t bytes, long k, bool& ok, bool result = fal
 }
 
 double mpiray_bcast_gbps(std::size_t bytes, bool& ok) {
-  const Bytes value(bytes, 'b');
+  Bytes value(bytes, 'b');
   const int workers = mpiray::world_size() - 1;
   const auto t0 = Clock::now();
-  auto ref = mpiray::broadcast(value);
+  // Moved in, as a program broadcasting data it is done with would: the broadcast then sends the
+  // vector's own memory, like the plain-MPI reference (an lvalue would be copied once first).
+  auto ref = mpiray::broadcast(std::move(value));
   std::vector<mpiray::ObjectRef<std::uint64_t>> seen;
-  for (int r = 1; r <= workers; ++r) seen.push_back(mpiray::task(bcast_arrived).on_rank(r).remote(ref));
+  for (int r = 1; r <= workers; ++r)
+    seen.push_back(mpiray::task(bcast_arrived).on_rank(r).remote(ref));
   for (auto& s : seen) ok = ok && s.get() == ref.id();
   const double secs = seconds_since(t0);
   return double(bytes) * workers / secs / 1e9;
@@ -248,7 +255,8 @@ double raw_remote_gbps(std::size_t bytes, long k) {
       for (std::size_t off = 0; off < n; off += kChunk) {
         const std::size_t len = std::min(kChunk, n - off);
         MPI_Get(dst.data() + off, static_cast<int>(len), MPI_BYTE, owner,
-                MPI_Aint_add(addr, static_cast<MPI_Aint>(off)), static_cast<int>(len), MPI_BYTE, win);
+                MPI_Aint_add(addr, static_cast<MPI_Aint>(off)), static_cast<int>(len), MPI_BYTE,
+                win);
       }
       MPI_Win_unlock(owner, win);
       if (i >= 0) secs += seconds_since(t0);
@@ -279,10 +287,12 @@ double raw_bcast_gbps(std::size_t bytes) {
     buf = dst.data();
   }
   for (std::size_t off = 0; off < bytes; off += kChunk)
-    MPI_Bcast(buf + off, static_cast<int>(std::min(kChunk, bytes - off)), MPI_BYTE, 0, MPI_COMM_WORLD);
+    MPI_Bcast(buf + off, static_cast<int>(std::min(kChunk, bytes - off)), MPI_BYTE, 0,
+              MPI_COMM_WORLD);
   MPI_Barrier(MPI_COMM_WORLD);  // every receiver has it
   const double secs = seconds_since(t0);
-  if (rank != 0 && (dst.front() != 'b' || dst.back() != 'b')) std::cerr << "bench_objects: raw bcast wrong\n";
+  if (rank != 0 && (dst.front() != 'b' || dst.back() != 'b'))
+    std::cerr << "bench_objects: raw bcast wrong\n";
   return double(bytes) * (size - 1) / secs / 1e9;
 }
 
@@ -318,18 +328,19 @@ std::string mib_name(const char* prefix, long mib, const char* suffix = "") {
 
 int main(int argc, char** argv) {
   if (mpiray::help_requested(argc, argv)) {
-    std::cout << "bench_objects: object-store throughput, mpiray vs plain MPI in the same launch\n"
-                 "usage: mpirun -np 4 --oversubscribe bench_objects [options]\n"
-                 "  --small N             small objects put and got per repetition (default 20000)\n"
-                 "  --remote-small-mib S  size of the small remote get, MiB (default 1)\n"
-                 "  --remote-large-mib L  size of the large remote get, MiB (default 64)\n"
-                 "  --gets-small K        remote gets of S MiB per repetition (default 32)\n"
-                 "  --gets-large K        remote gets of L MiB per repetition (default 4)\n"
-                 "  --bcast-mib B         broadcast size, MiB (default 64; meaningful at np >= 3)\n"
-                 "  --local-mib M         local view size, MiB (default 64)\n"
-                 "  --reps R              repetitions; medians are printed (default 5)\n"
-                 "Remote gets and broadcasts need at least 2 ranks.\n\n"
-              << mpiray::runtime_help();
+    std::cout
+        << "bench_objects: object-store throughput, mpiray vs plain MPI in the same launch\n"
+           "usage: mpirun -np 4 --oversubscribe bench_objects [options]\n"
+           "  --small N             small objects put and got per repetition (default 20000)\n"
+           "  --remote-small-mib S  size of the small remote get, MiB (default 1)\n"
+           "  --remote-large-mib L  size of the large remote get, MiB (default 64)\n"
+           "  --gets-small K        remote gets of S MiB per repetition (default 32)\n"
+           "  --gets-large K        remote gets of L MiB per repetition (default 4)\n"
+           "  --bcast-mib B         broadcast size, MiB (default 64; meaningful at np >= 3)\n"
+           "  --local-mib M         local view size, MiB (default 64)\n"
+           "  --reps R              repetitions; medians are printed (default 5)\n"
+           "Remote gets and broadcasts need at least 2 ranks.\n\n"
+        << mpiray::runtime_help();
     return 0;
   }
   Options o;
@@ -384,19 +395,22 @@ int main(int argc, char** argv) {
     print_metric("put_calls", median(pc), "calls/s");
     print_metric("get_calls", median(gc), "calls/s");
     if (size > 1) {
-      for (auto [mib, x, ref] : {std::tuple{o.remote_small_mib, &rs, &rsr},
-                                 std::tuple{o.remote_large_mib, &rl, &rlr}}) {
+      for (auto [mib, x, ref] :
+           {std::tuple{o.remote_small_mib, &rs, &rsr}, std::tuple{o.remote_large_mib, &rl, &rlr}}) {
         print_metric(mib_name("get_remote_gbps_", mib).c_str(), median(*x), "GB/s");
         print_metric(mib_name("get_remote_gbps_", mib, "_raw_mpi").c_str(), median(*ref), "GB/s");
-        print_metric(mib_name("get_remote_gbps_", mib, "_ratio").c_str(), median_ratio(*x, *ref), "ratio");
+        print_metric(mib_name("get_remote_gbps_", mib, "_ratio").c_str(), median_ratio(*x, *ref),
+                     "ratio");
       }
       // Same reference as the window read: plain MPI_Get of the same bytes.
       print_metric(mib_name("get_result_gbps_", o.remote_large_mib).c_str(), median(sl), "GB/s");
       print_metric(mib_name("get_result_gbps_", o.remote_large_mib, "_ratio").c_str(),
                    median_ratio(sl, rlr), "ratio");
       print_metric(mib_name("broadcast_gbps_", o.bcast_mib).c_str(), median(bc), "GB/s");
-      print_metric(mib_name("broadcast_gbps_", o.bcast_mib, "_raw_mpi").c_str(), median(bcr), "GB/s");
-      print_metric(mib_name("broadcast_gbps_", o.bcast_mib, "_ratio").c_str(), median_ratio(bc, bcr), "ratio");
+      print_metric(mib_name("broadcast_gbps_", o.bcast_mib, "_raw_mpi").c_str(), median(bcr),
+                   "GB/s");
+      print_metric(mib_name("broadcast_gbps_", o.bcast_mib, "_ratio").c_str(),
+                   median_ratio(bc, bcr), "ratio");
     } else {
       std::cout << "# remote gets and broadcast need at least 2 ranks (mpirun -np 4)" << std::endl;
     }
