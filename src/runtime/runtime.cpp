@@ -131,10 +131,13 @@ Runtime::Runtime(int* argc, char*** argv) {
       slurm = ", Slurm job " + std::string(job);
       if (const char* nodes = env("SLURM_JOB_NODELIST")) slurm += " on " + std::string(nodes);
     }
-    std::cerr << "mpiray: " << layout_.size << " rank(s) on " << layout_.nodes << " node(s), "
-              << num_workers() << " worker rank(s) x " << threads << " thread(s) ("
-              << thread_source_ << "), launched by " << launch_mode(layout_.size, env) << slurm
-              << std::endl;
+    // One write: std::cerr is unbuffered, and mpirun may put a line of another stream between
+    // the pieces of a line written piecewise (the cluster test caught "mpiray: " split off).
+    std::ostringstream banner;
+    banner << "mpiray: " << layout_.size << " rank(s) on " << layout_.nodes << " node(s), "
+           << num_workers() << " worker rank(s) x " << threads << " thread(s) (" << thread_source_
+           << "), launched by " << launch_mode(layout_.size, env) << slurm << '\n';
+    std::cerr << banner.str() << std::flush;
   }
 }
 
