@@ -430,6 +430,8 @@ void usage() {
          "  --max-iterations N   largest kernel iteration count, the efficiency yardstick (default 65536)\n"
          "  --min-iterations N   smallest iteration count of the sweep (default 1)\n"
          "  --patterns LIST      comma-separated subset of stencil,trivial,nearest (default all)\n"
+         "  --systems LIST       comma-separated subset of mpiray,raw_mpi (default both; the\n"
+         "                       ratio metrics need both)\n"
          "  --placement P        mpiray placement: auto (the scheduler decides, default), cyclic\n"
          "                       (column i pinned to worker 1 + i % workers) or block\n"
          "Kernel: 64 doubles, 16 independent 4-wide FMAs per iteration = 128 FLOP (AVX2+FMA if\n"
@@ -514,6 +516,13 @@ int main(int argc, char** argv) {
   o.min_it = std::max(1L, std::min(o.max_it, arg_long(argc, argv, "--min-iterations", o.min_it)));
   const std::string pl = arg_str(argc, argv, "--placement", "auto");
   const std::string pats = arg_str(argc, argv, "--patterns", "stencil,trivial,nearest");
+  const std::string systems = "," + arg_str(argc, argv, "--systems", "mpiray,raw_mpi") + ",";
+  const bool run_system[2] = {systems.find(",mpiray,") != std::string::npos,
+                              systems.find(",raw_mpi,") != std::string::npos};
+  if (!run_system[0] && !run_system[1]) {
+    std::cerr << "bench_metg: --systems takes a list of mpiray,raw_mpi\n";
+    return 2;
+  }
   if (pl == "cyclic") o.placement = Placement::kCyclic;
   else if (pl == "block") o.placement = Placement::kBlock;
   else if (pl == "auto") o.placement = Placement::kAuto;
@@ -587,6 +596,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> metric_lines;
   for (Pattern pat : o.patterns) {
     Sweep sweeps[2];  // 0 = mpiray, 1 = raw_mpi
+    for (int s = 0; s < 2; ++s) sweeps[s].active = run_system[s];
     double peak = 0;
     for (long it = o.max_it; it >= o.min_it && (sweeps[0].active || sweeps[1].active); it /= 2) {
       const Graph g{pat, width, steps_for(it), it};
@@ -631,15 +641,16 @@ int main(int argc, char** argv) {
       const double b0 = metg_of(best[0].points, &unused), b1 = metg_of(best[1].points, &unused);
       std::cout << "# pattern=" << pattern_name(pat) << " with each point's fastest of " << o.reps
                 << " runs instead of the median: METG mpiray " << fmt(b0) << " us";
-      if (size > 1) std::cout << ", raw_mpi " << fmt(b1) << " us, ratio " << fmt(b0 / b1);
+      if (size > 1 && run_system[0] && run_system[1])
+        std::cout << ", raw_mpi " << fmt(b1) << " us, ratio " << fmt(b0 / b1);
       std::cout << std::endl;
       const std::string base = pat == Pattern::kStencil ? "metg" : std::string("metg_") + pattern_name(pat);
       std::ostringstream ms;
-      ms << "metric=" << base << "_us value=" << fmt(m0) << " unit=us\n";
-      if (size > 1) {
+      if (run_system[0]) ms << "metric=" << base << "_us value=" << fmt(m0) << " unit=us\n";
+      if (size > 1 && run_system[1])
         ms << "metric=" << base << "_raw_mpi_us value=" << fmt(m1) << " unit=us\n";
+      if (size > 1 && run_system[0] && run_system[1])
         ms << "metric=" << base << "_ratio value=" << fmt(m0 / m1) << " unit=ratio\n";
-      }
       metric_lines.push_back(ms.str());
     }
   }

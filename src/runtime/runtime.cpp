@@ -94,8 +94,14 @@ Runtime::Runtime(int* argc, char*** argv) {
       [this](ObjectId id, const ObjectPtr& data, int origin, const std::vector<int>& copies) {
         on_object_freed(id, data, origin, copies);
       });
-  if (layout_.rank == 0)
+  if (layout_.rank == 0) {
     scheduler_ = std::make_unique<Scheduler>(table_, threads_per_rank, inline_limit_);
+    for (int t : threads_per_rank) executor_threads_ += t;
+    // Worker-side release (MPIRAY_WORKER_RELEASE=0 turns it off, for comparisons). One process
+    // runs everything itself anyway.
+    const char* release = env("MPIRAY_WORKER_RELEASE");
+    scheduler_->set_predispatch(layout_.size > 1 && !(release && std::string(release) == "0"));
+  }
   actors_per_rank_.assign(layout_.size, 0);
   if (is_executor()) {
     actors_ = std::make_unique<ActorManager>(table_, layout_.rank);

@@ -20,6 +20,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "actors/actor_manager.hpp"
@@ -33,6 +34,7 @@
 #include "serialization/messages.hpp"
 #include "tracing/tracer.hpp"
 #include "transport/mpi_transport.hpp"
+#include "worker/backoff.hpp"
 #include "worker/thread_pool.hpp"
 
 namespace mpiray::detail {
@@ -88,13 +90,35 @@ class Runtime {
   void progress_loop(const std::atomic<bool>& stop);
   /// Rank 0 with tasks in flight naps at most 100 µs: the workers hold about 1 ms of queued work
   /// (the scheduler's cap), and a scheduler asleep for a whole back-off step (1 ms) let them run
-  /// dry between batches (efficiency halved for ~50 µs tasks in bench_metg).
+  /// dry between batches (efficiency halved for ~50 µs tasks in bench_metg). On an oversubscribed
+  /// node with every worker thread fed several tasks it naps at once instead of spinning first:
+  /// no single reply is urgent then, and the core it would spin on is one a worker needs
+  /// (bench_metg: rank 0 polling took half a core from the workers).
   std::chrono::microseconds scheduler_nap(std::chrono::microseconds w) const {
-    if (scheduler_ && unfinished_.load(std::memory_order_relaxed) > 0 &&
-        w > std::chrono::microseconds(100))
-      return std::chrono::microseconds(100);
-    return w;
+    if (!scheduler_ || unfinished_.load(std::memory_order_relaxed) == 0) return w;
+    constexpr std::chrono::microseconds kNap{100};
+    if (BackoffConfig::oversubscribed() &&
+        in_flight_.load(std::memory_order_relaxed) > 2 * executor_threads_)
+      return kNap;
+    return std::min(w, kNap);
   }
+  /// A progress thread that just moved some records naps this long instead of sweeping again at
+  /// once, so records are handled in batches and the cores stay with the task threads (0: sweep
+  /// again). Workers: always (it only sweeps while no task thread is idle, and task threads
+  /// flush their own results and pushes when they need to; a worker has as many task threads
+  /// as cores). Rank 0: on an oversubscribed node while every worker thread has several tasks.
+  /// Without it, rank 0 and each worker's progress thread swept after every few records and
+  /// took most of a core from the task threads (bench_metg).
+  std::chrono::microseconds batch_nap() const {
+    if (scheduler_ && (!BackoffConfig::oversubscribed() ||
+                       in_flight_.load(std::memory_order_relaxed) <= 2 * executor_threads_))
+      return std::chrono::microseconds(0);
+    return std::chrono::microseconds(50);
+  }
+  /// Sleeps the progress thread for `w` unless kicked.
+  void progress_sleep(std::chrono::microseconds w, const std::atomic<bool>& stop);
+  std::atomic<int> in_flight_{0};  // rank 0: tasks on the workers now (set by each sweep)
+  int executor_threads_ = 0;
   void run_job(Job& job);
   ObjectId new_id();
   /// Object ids of the kRef arguments in encoded task arguments.
@@ -109,6 +133,41 @@ class Runtime {
   bool pump_actors();
   /// Asks rank 0 for an object this worker needs (once per object).
   void request_object(ObjectId id);
+  // ---- worker-side release of dependents (runtime_deps.cpp)
+  // Rank 0 may send a task before some of its arguments exist (they stay kRef). This rank then
+  // waits for them itself: values it makes, values their producers push, or (when neither came)
+  // rank 0's copy. Rank 0's last record about an argument (kDepValue final or kDepDone) follows
+  // every task that waits for it, so values are kept exactly until then.
+  struct DepJob {
+    Job job;
+    std::uint32_t missing = 0;
+    std::vector<std::pair<ObjectId, ObjectPtr>> values;
+  };
+  /// Takes a task with kRef arguments (false: it has none); resolved ones go to `ready`.
+  bool take_dep_job(Job& job, std::vector<Job>& ready);
+  /// This rank made `id`: gives it to its waiting tasks and pushes it where rank 0 asked.
+  /// Returns the ranks served (reported with the result). Runs on the task's thread.
+  std::vector<int> release_dependents(ObjectId id, const ObjectPtr& outcome);
+  void handle_push_to(Reader& r);
+  void handle_dep_value(Reader& r, std::vector<Job>& ready);
+  void handle_dep_done(Reader& r);
+  void send_dep_messages();  // rank 0, after a dispatch
+  bool pump_dep_jobs();      // resolved tasks that must fetch an argument first
+  void deliver_locked(ObjectId id, const ObjectPtr& outcome, std::vector<Job>& ready);
+  void finish_dep_job(DepJob& dj, std::vector<Job>& ready);
+  void update_dep_active() {
+    dep_active_.store(!dep_waiters_.empty() || !push_to_.empty(), std::memory_order_release);
+  }
+  std::mutex dep_mu_;
+  std::unordered_map<ObjectId, std::unique_ptr<DepJob>> dep_jobs_;  // by task
+  std::unordered_map<ObjectId, std::vector<DepJob*>> dep_waiters_;  // by missing argument
+  std::unordered_map<ObjectId, ObjectPtr> dep_values_;  // kept for tasks that may still come
+  std::unordered_set<ObjectId> dep_forgotten_;          // kDepDone came before the push
+  std::unordered_map<ObjectId, std::vector<int>> push_to_;
+  std::atomic<bool> dep_active_{false};  // any waiters or push requests
+  std::vector<Job> dep_fetch_jobs_;      // resolved, with an argument to fetch (under dep_mu_)
+  std::atomic<bool> dep_fetch_pending_{false};
+
   // ---- object store (runtime_objects.cpp)
   /// Gives rank 0 the refs serialized inside a value (kind 0: object `container`; kind 1: the
   /// arguments of task `container`; kind 2: the arguments of actor call `container`; kind 3: the

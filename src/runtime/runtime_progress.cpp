@@ -77,6 +77,7 @@ bool Runtime::sweep() {
   // Local records first (results of this rank's threads, nested submissions), then decide.
   did = flush_outboxes() || did;
   if (actors_) did = pump_actors() || did;
+  if (pool_) did = pump_dep_jobs() || did;
   did = object_housekeeping() || did;
   if (scheduler_) {
     auto send = [this](int rank, const TaskRecord& t) {
@@ -87,10 +88,12 @@ bool Runtime::sweep() {
       outbox_dirty_.store(true, std::memory_order_release);
       did = true;
     }
+    send_dep_messages();  // after the executes they refer to
     std::vector<ObjectId> completed = scheduler_->take_completed();
     if (!completed.empty()) answer_waiters(completed);
     unfinished_.store(scheduler_->outstanding() + intake_size_.load(std::memory_order_acquire),
                       std::memory_order_release);
+    in_flight_.store(scheduler_->in_flight(), std::memory_order_relaxed);
   }
   did = flush_outboxes() || did;
   did = transport_->test_sends() || did;
@@ -142,7 +145,9 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
         j.name.assign(v.name);
         j.args.assign(v.args);
         j.parent = v.parent;
-        if (prepare_args(j)) {
+        if (take_dep_job(j, jobs)) {
+          // it waits here for arguments still being made (worker-side release)
+        } else if (prepare_args(j)) {
           jobs.push_back(std::move(j));
         } else {
           waiting_jobs_.push_back(std::move(j));  // runs once its fetched arguments are here
@@ -167,9 +172,19 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
       case MsgType::kResult: {
         const auto id = r.get<ObjectId>();
         const auto exec_ns = r.get<std::uint32_t>();
-        scheduler_->on_result(source, id, exec_ns, decode_outcome(r));
+        ObjectPtr outcome = decode_outcome(r);
+        scheduler_->on_result(source, id, exec_ns, std::move(outcome), decode_served(r));
         break;
       }
+      case MsgType::kPushTo:
+        handle_push_to(r);
+        break;
+      case MsgType::kDepValue:
+        handle_dep_value(r, jobs);
+        break;
+      case MsgType::kDepDone:
+        handle_dep_done(r);
+        break;
       case MsgType::kSubmit: {
         SubmitView v = decode_submit(r);
         table_.create_pending(v.task, 1);  // the submitting worker's hold
@@ -328,16 +343,21 @@ void Runtime::progress_loop(const std::atomic<bool>& stop) {
     }
     if (try_progress()) {
       backoff.reset();
+      if (const auto nap = batch_nap(); nap.count() > 0) progress_sleep(nap, stop);
       continue;
     }
     const auto w = scheduler_nap(backoff.step());
     if (w.count() == 0) continue;
-    std::unique_lock<std::mutex> lk(sleep_mu_);
-    progress_sleeping_.store(true, std::memory_order_release);
-    sleep_cv_.wait_for(lk, w, [&] { return kicked_ || stop.load(); });
-    kicked_ = false;
-    progress_sleeping_.store(false, std::memory_order_release);
+    progress_sleep(w, stop);
   }
+}
+
+void Runtime::progress_sleep(std::chrono::microseconds w, const std::atomic<bool>& stop) {
+  std::unique_lock<std::mutex> lk(sleep_mu_);
+  progress_sleeping_.store(true, std::memory_order_release);
+  sleep_cv_.wait_for(lk, w, [&] { return kicked_ || stop.load(); });
+  kicked_ = false;
+  progress_sleeping_.store(false, std::memory_order_release);
 }
 
 }  // namespace mpiray::detail

@@ -82,13 +82,14 @@ void Runtime::run_job(Job& job) {
   const std::uint64_t blocked = tl_blocked_ns - blocked_before;
   stat_busy_ns_.fetch_add(static_cast<std::uint64_t>(ns) > blocked ? ns - blocked : 0,
                           std::memory_order_relaxed);
+  // Tasks waiting here for this value (worker-side release) get it now; so do the ranks rank 0
+  // asked to push it to. Rank 0 learns which ranks were served with the result.
+  std::vector<int> served;
+  ObjectData where;  // error, or where a large value stays
+  const bool large = !error && layout_.rank != 0 && out.size() > inline_limit_;
   if (error) {
-    ObjectData d;
-    d.error = error;
-    queue_record(0, [&](Writer& w) { encode_result(w, job.task, exec_ns, d); });
-  } else if (layout_.rank != 0 && out.size() > inline_limit_) {
-    // Large results stay here; rank 0 learns where they are.
-    ObjectData where;
+    where.error = error;
+  } else if (large) {
     try {
       table_.reserve(out.size());
       // Made in the shared segment where possible: readers on this node then copy it once.
@@ -98,13 +99,31 @@ void Runtime::run_job(Job& job) {
       where.error =
           make_error_info(fn->name, layout_.rank, "mpiray::ObjectStoreFullError", e.what());
     }
-    queue_record(0, [&](Writer& w) { encode_result(w, job.task, exec_ns, where); });
-  } else {
-    queue_record(
-        0, [&](Writer& w) { encode_result_ok(w, job.task, exec_ns, out.view(), fn->result_tag); });
   }
-  // A long task's result should not wait for the next idle moment of this thread.
-  if (ns > 20000 || error) try_progress();
+  if (dep_active_.load(std::memory_order_acquire)) {
+    auto outcome = std::make_shared<ObjectData>(where);
+    if (!error && !large) {
+      outcome->bytes = std::string(out.view());
+      outcome->size = out.size();
+      outcome->type_tag = fn->result_tag;
+    }
+    served = release_dependents(job.task, outcome);
+  }
+  if (error || large) {
+    queue_record(0, [&](Writer& w) { encode_result(w, job.task, exec_ns, where, served); });
+  } else {
+    queue_record(0, [&](Writer& w) {
+      encode_result_ok(w, job.task, exec_ns, out.view(), fn->result_tag, served);
+    });
+  }
+  const bool pushed = std::any_of(served.begin(), served.end(),
+                                  [&](int r) { return r != layout_.rank; });
+  // A long task's result should not wait for the next idle moment of this thread; a pushed
+  // value is awaited on another rank; and tasks waiting here for pushed values should see them
+  // as soon as they come (the progress thread only looks every batch_nap()).
+  if (ns > 20000 || error || pushed ||
+      dep_active_.load(std::memory_order_relaxed))
+    try_progress();
   if (layout_.rank == 0) kick();
 }
 
@@ -199,18 +218,23 @@ bool Runtime::wait_until(Done&& done, Deadline deadline, ObjectId single) {
       backoff.reset();
       continue;
     }
+    std::chrono::microseconds w{0};
+    bool batching = false;
     if (try_progress()) {
       backoff.reset();
-      continue;
-    }
-    if (on_pool && !block_scope.pool) {
+      // The driver waiting on a busy job: handle the workers' records in batches. It stays the
+      // rank's poller meanwhile (the progress thread sleeping on would only trade places).
+      if (scheduler_ && !on_pool) w = batch_nap();
+      if (w.count() == 0) continue;
+      batching = true;
+    } else if (on_pool && !block_scope.pool) {
       // Nothing of ours to run: this thread waits, another one takes its place in the pool.
       pool_->begin_block();
       block_scope.pool = pool_.get();
       blocked_time.on = true;
       blocked_time.t0 = Clock::now();
     }
-    const auto w = scheduler_nap(backoff.step());
+    if (w.count() == 0) w = scheduler_nap(backoff.step());
     if (w.count() == 0) continue;
     if (on_pool && !reported_block) {
       queue_record(0, [](Writer& w2) { encode_id(w2, MsgType::kBlock, 0); });
@@ -219,8 +243,10 @@ bool Runtime::wait_until(Done&& done, Deadline deadline, ObjectId single) {
     }
     auto until = Clock::now() + w;
     if (deadline && *deadline < until) until = *deadline;
-    poller.set(false);
-    kick(/*strong=*/true);  // we stop polling: the progress thread must not wait out its courtesy
+    if (!batching) {
+      poller.set(false);
+      kick(/*strong=*/true);  // we stop polling: the progress thread must not wait out its courtesy
+    }
     if (single) {
       table_.wait_change_for(single, gen, until);
     } else {

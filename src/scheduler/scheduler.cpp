@@ -115,6 +115,8 @@ void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
   if (t->unresolved == 0) {
     resolve_args(t);
     make_ready(t);
+  } else if (predispatch_on_) {
+    check_.push_back(t->id);  // its missing arguments may all be under way already
   }
 }
 
@@ -133,6 +135,30 @@ void Scheduler::make_ready(TaskRecord* t) {
   }
 }
 
+void Scheduler::put_resolved(Writer& w, ObjectId id, const ObjectPtr& d, TaskRecord* t,
+                             std::uint64_t* largest) {
+  if (d->local() && d->bytes.size() <= inline_limit_) {
+    w.put(ArgKind::kValue);  // small: travels inside the task
+    w.put_bytes(d->bytes);
+    return;
+  }
+  // Large or held elsewhere: the executor fetches it (one-sided) from the holder.
+  // Rank 0 may hold a copy too, but the rank that made it is an executor: prefer that one.
+  const int origin = table_.origin(id);
+  const int holder = !d->local() ? d->owner : (origin > 0 ? origin : 0);
+  const std::uint64_t size = d->size ? d->size : d->bytes.size();
+  w.put(ArgKind::kRemote);
+  w.put(id);
+  w.put<std::int32_t>(holder);
+  w.put<std::uint64_t>(size);
+  t->remote_deps.push_back(id);
+  table_.add_ref(id, false);  // kept until the task finishes: the executor reads it
+  if (size > *largest) {
+    *largest = size;
+    t->preferred = holder;
+  }
+}
+
 void Scheduler::resolve_args(TaskRecord* t) {
   if (t->deps.empty()) return;
   Writer w(t->args.size() + 64);
@@ -143,35 +169,89 @@ void Scheduler::resolve_args(TaskRecord* t) {
   for (std::uint32_t i = 0; i < n; ++i) {
     const auto kind = r.get<ArgKind>();
     if (kind != ArgKind::kRef) {
-      w.put(ArgKind::kValue);
-      w.put_bytes(r.get_bytes());
+      copy_encoded_arg(r, kind, w);
       continue;
     }
     const ObjectId id = r.get<ObjectId>();
-    ObjectPtr d = table_.try_get(id);
-    if (d->local() && d->bytes.size() <= inline_limit_) {
-      w.put(ArgKind::kValue);  // small: travels inside the task
-      w.put_bytes(d->bytes);
-      continue;
-    }
-    // Large or held elsewhere: the executor fetches it (one-sided) from the holder.
-    // Rank 0 may hold a copy too, but the rank that made it is an executor: prefer that one.
-    const int origin = table_.origin(id);
-    const int holder = !d->local() ? d->owner : (origin > 0 ? origin : 0);
-    w.put(ArgKind::kRemote);
-    w.put(id);
-    w.put<std::int32_t>(holder);
-    w.put<std::uint64_t>(d->size ? d->size : d->bytes.size());
-    t->remote_deps.push_back(id);
-    table_.add_ref(id, false);  // kept until the task finishes: the executor reads it
-    const std::uint64_t size = d->size ? d->size : d->bytes.size();
-    if (size > largest) {
-      largest = size;
-      t->preferred = holder;
-    }
+    put_resolved(w, id, table_.try_get(id), t, &largest);
   }
   t->args.assign(w.data(), w.size());
   release_deps(t);
+}
+
+int Scheduler::predispatch_rank(const TaskRecord& t) const {
+  // Every missing argument must be made by a dispatched task whose first outcome is final (no
+  // retries): a worker waiting for it can then never be stranded.
+  int best = -1, best_count = 0;
+  std::vector<std::pair<int, int>> counts;  // rank, missing arguments it makes
+  for (ObjectId dep : t.deps) {
+    if (table_.try_get(dep)) continue;
+    auto it = tasks_.find(dep);
+    if (it == tasks_.end()) return -1;
+    const TaskRecord& p = *it->second;
+    if (p.running_on < 0 || p.retries_left > 0) return -1;
+    auto c = std::find_if(counts.begin(), counts.end(),
+                          [&](const auto& x) { return x.first == p.running_on; });
+    if (c == counts.end()) {
+      counts.emplace_back(p.running_on, 1);
+      c = counts.end() - 1;
+    } else {
+      ++c->second;
+    }
+    if (c->second > best_count) {
+      best_count = c->second;
+      best = c->first;
+    }
+  }
+  // Rank 0 keeps the balance: when the rank making most of the arguments carries clearly more
+  // work than another rank making some of them, the lighter one takes the task (in a stencil the
+  // border between two ranks' columns moves; columns stay contiguous).
+  if (best >= 0 && counts.size() > 1) {
+    auto load = [&](int rank) {
+      const RankState& r = ranks_[rank];
+      return double(r.in_flight - r.blocked) / r.threads;
+    };
+    int light = best;
+    for (const auto& c : counts)
+      if (load(c.first) < load(light)) light = c.first;
+    if (load(best) > 1.25 * load(light) + 2) best = light;
+  }
+  if (t.pin >= 0) best = t.pin;
+  if (best < 0 || ranks_[best].threads == 0) return -1;
+  if (!has_waiting_room(ranks_[best]) && !t.nested) return -1;
+  return best;
+}
+
+void Scheduler::prepare_predispatch(TaskRecord* t, int rank) {
+  Writer w(t->args.size() + 64);
+  Reader r(t->args);
+  const auto n = r.get<std::uint32_t>();
+  w.put(n);
+  std::uint64_t largest = 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const auto kind = r.get<ArgKind>();
+    if (kind != ArgKind::kRef) {
+      copy_encoded_arg(r, kind, w);
+      continue;
+    }
+    const ObjectId id = r.get<ObjectId>();
+    if (ObjectPtr d = table_.try_get(id)) {
+      put_resolved(w, id, d, t, &largest);
+      continue;
+    }
+    w.put(ArgKind::kRef);  // the executor waits for it
+    w.put(id);
+    TaskRecord& p = *tasks_.at(id);
+    if (std::find(p.consumers.begin(), p.consumers.end(), rank) != p.consumers.end()) continue;
+    p.consumers.push_back(rank);
+    if (p.running_on != rank) {
+      p.push_asked.push_back(rank);
+      dep_messages_.push_back({DepMessage::kPushTo, p.running_on, id, rank, nullptr});
+    }
+  }
+  t->args.assign(w.data(), w.size());
+  t->predispatched = true;
+  // The deps stay referenced until the task ends (complete_task releases them).
 }
 
 void Scheduler::release_deps(TaskRecord* t) {
@@ -179,7 +259,8 @@ void Scheduler::release_deps(TaskRecord* t) {
   t->deps.clear();
 }
 
-void Scheduler::on_result(int rank, ObjectId id, std::uint32_t exec_ns, ObjectPtr outcome) {
+void Scheduler::on_result(int rank, ObjectId id, std::uint32_t exec_ns, ObjectPtr outcome,
+                          const std::vector<int>& served) {
   RankState& r = ranks_.at(rank);
   --r.in_flight;
   r.avg_ns = 0.9 * r.avg_ns + 0.1 * static_cast<double>(exec_ns);
@@ -187,8 +268,46 @@ void Scheduler::on_result(int rank, ObjectId id, std::uint32_t exec_ns, ObjectPt
   auto it = tasks_.find(id);
   if (it == tasks_.end()) return;
   TaskRecord* t = it->second.get();
+  if (t->predispatched && t->unresolved > 0) {
+    // Done before rank 0 saw all its arguments made (they came from other ranks).
+    t->unresolved = 0;
+    --r.waiting;
+  }
   t->running_on = -1;
+  if (!t->consumers.empty()) {
+    // Ranks waiting for this value that the executor did not serve get it from here; the others
+    // may forget it. Either way it is the last word on `id` each of them gets.
+    bool cancel = false;
+    for (int c : t->consumers) {
+      if (std::find(served.begin(), served.end(), c) != served.end()) {
+        dep_messages_.push_back({DepMessage::kDone, c, id, -1, nullptr});
+        continue;
+      }
+      if (!outcome->local() && !outcome->failed() && c != outcome->owner)
+        table_.add_copy(id, c);  // it will fetch and cache a copy
+      dep_messages_.push_back({DepMessage::kValue, c, id, -1, outcome});
+      if (std::find(t->push_asked.begin(), t->push_asked.end(), c) != t->push_asked.end())
+        cancel = true;
+    }
+    if (cancel) dep_messages_.push_back({DepMessage::kCancel, rank, id, -1, nullptr});
+    t->consumers.clear();
+    t->push_asked.clear();
+  }
+  if (t->predispatched && outcome->failed()) {
+    // It may have failed because an argument did: then with that error, and never retried.
+    for (ObjectId dep : t->deps) {
+      ObjectPtr d = table_.try_get(dep);
+      if (d && d->failed()) {
+        finish(t, d);
+        return;
+      }
+    }
+  }
   if (outcome->failed() && t->retries_left > 0) {
+    if (t->predispatched) {
+      t->predispatched = false;
+      resolve_args(t);  // every argument exists by now
+    }
     --t->retries_left;
     ++t->attempt;
     make_ready(t);
@@ -237,6 +356,12 @@ void Scheduler::release_waiters(std::vector<std::pair<ObjectId, ObjectPtr>>& wor
       auto it = tasks_.find(wid);
       if (it == tasks_.end()) continue;  // already failed through another argument
       TaskRecord* dependent = it->second.get();
+      if (dependent->predispatched) {
+        // Its executor gets the value and reports; once all are made it is queued work there.
+        if (dependent->unresolved > 0 && --dependent->unresolved == 0)
+          --ranks_[dependent->running_on].waiting;
+        continue;
+      }
       if (out->failed()) {
         complete_task(dependent, out, work);  // fails with the producer's error, without running
       } else if (--dependent->unresolved == 0) {

@@ -9,6 +9,7 @@
 // batches. Tasks submitted from inside tasks skip the cap: their parent usually blocks on them,
 // and holding them back could deadlock a fully blocked rank.
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -16,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "mpiray/detail/buffer.hpp"
 #include "mpiray/detail/core.hpp"
 #include "object_store/object_table.hpp"
 
@@ -40,6 +42,27 @@ struct TaskRecord {
   std::vector<ObjectId> remote_deps;   // arguments the executor fetches itself (kRemote)
   int preferred = -1;                  // rank holding the largest argument (locality)
   int running_on = -1;
+  // Worker-side release (see Scheduler): this task was sent to its executor before some of its
+  // arguments existed; they stay kRef in `args` and the executor waits for them itself.
+  bool predispatched = false;
+  std::vector<int> consumers;   // ranks running pre-dispatched dependents of this task
+  std::vector<int> push_asked;  // of them, those this task's executor was asked to push to
+};
+
+/// Worker-side release traffic the scheduler asks the runtime to send (after the executes of
+/// the same dispatch, so each record follows the task records it refers to).
+struct DepMessage {
+  enum Kind : std::uint8_t {
+    kPushTo,  // to the producer's executor: send `id`'s value to `consumer` when it is made
+    kValue,   // to a consumer rank: `id`'s outcome (final: nothing more about `id` will come)
+    kDone,    // to a consumer rank: it has `id` already (made there or pushed); forget it after
+    kCancel,  // to the producer's executor: the push request came too late; forget it
+  };
+  Kind kind;
+  int dest;
+  ObjectId id;
+  int consumer = -1;
+  ObjectPtr outcome;
 };
 
 /// Object ids carry the creating rank in their top bits: id >> kOwnerShift.
@@ -59,8 +82,10 @@ class Scheduler {
 
   /// Accepts a task whose result entry already exists in the table.
   void submit(std::unique_ptr<TaskRecord> t);
-  /// Records a task's outcome from `rank`; retries a failure while retries are left.
-  void on_result(int rank, ObjectId id, std::uint32_t exec_ns, ObjectPtr outcome);
+  /// Records a task's outcome from `rank`; retries a failure while retries are left. `served`:
+  /// the ranks the executor gave the value to itself (its own waiting tasks, pushes).
+  void on_result(int rank, ObjectId id, std::uint32_t exec_ns, ObjectPtr outcome,
+                 const std::vector<int>& served = {});
   /// An object not produced by a scheduled task (an actor call's result) is complete.
   void on_object_ready(ObjectId id, ObjectPtr outcome);
   /// A task on `rank` started (+1) or stopped (-1) waiting in get(); blocked tasks free their slot.
@@ -70,6 +95,13 @@ class Scheduler {
   template <class Send>
   std::size_t dispatch(Send&& send);
 
+  /// Worker-side release on or off (default off; the runtime turns it on). On: a task whose missing arguments are all being
+  /// made by dispatched tasks (without retries left) is sent at once to the rank making most of
+  /// them; that rank runs it as soon as its own results or pushed values arrive, with no round
+  /// trip through rank 0. Rank 0 still places every task and keeps the cap on each rank.
+  void set_predispatch(bool on) { predispatch_on_ = on; }
+  std::vector<DepMessage> take_dep_messages() { return std::move(dep_messages_); }
+  std::uint64_t predispatched() const { return predispatched_; }
   /// Objects completed (value or error) since the last call.
   std::vector<ObjectId> take_completed() { return std::move(completed_); }
   std::size_t outstanding() const { return tasks_.size(); }
@@ -79,6 +111,13 @@ class Scheduler {
   std::uint64_t locality_hits() const { return locality_hits_; }
   int cap(int rank) const { return ranks_.at(rank).cap; }
   int in_flight(int rank) const { return ranks_.at(rank).in_flight; }
+  /// Tasks on all executors now, less those blocked in get().
+  int in_flight() const {
+    int n = 0;
+    for (int rank : executors_)
+      n += ranks_[rank].in_flight - ranks_[rank].blocked - ranks_[rank].waiting;
+    return n;
+  }
 
  private:
   struct RankState {
@@ -86,11 +125,18 @@ class Scheduler {
     int in_flight = 0;
     int blocked = 0;
     int cap = 0;
+    int waiting = 0;  // of in_flight: sent ahead, arguments not all made yet (no thread used)
     double avg_ns = 1e6;
     std::uint64_t dispatched = 0;
     std::deque<TaskRecord*> pinned;
   };
-  bool has_room(const RankState& r) const { return r.in_flight - r.blocked < r.cap; }
+  bool has_room(const RankState& r) const { return r.in_flight - r.blocked - r.waiting < r.cap; }
+  /// Tasks sent ahead of their arguments are limited apart from the cap: they take no thread
+  /// (a rank full of them must still get the tasks that make their arguments), but memory.
+  bool has_waiting_room(const RankState& r) const {
+    return r.waiting < std::max(r.cap, kMinWaiting);
+  }
+  static constexpr int kMinWaiting = 256;
   void make_ready(TaskRecord* t);
   void resolve_args(TaskRecord* t);
   void finish(TaskRecord* t, ObjectPtr outcome);
@@ -98,6 +144,13 @@ class Scheduler {
                      std::vector<std::pair<ObjectId, ObjectPtr>>& work);
   void release_waiters(std::vector<std::pair<ObjectId, ObjectPtr>>& work);
   void release_deps(TaskRecord* t);
+  /// Rank for sending `t` before its arguments exist, or -1 when it must wait here.
+  int predispatch_rank(const TaskRecord& t) const;
+  /// Substitutes the arguments that exist, registers `rank` as consumer of the others.
+  void prepare_predispatch(TaskRecord* t, int rank);
+  /// Writes a ref argument that exists (value inline, or where to fetch it).
+  void put_resolved(Writer& w, ObjectId id, const ObjectPtr& d, TaskRecord* t,
+                    std::uint64_t* largest);
   ObjectPtr make_error(const TaskRecord& t, std::string type, std::string message) const;
 
   ObjectTable& table_;
@@ -113,6 +166,10 @@ class Scheduler {
   std::deque<TaskRecord*> local_ready_;  // ready, with a preferred rank
   std::deque<TaskRecord*> urgent_;       // submitted from inside tasks: not held back by caps
   std::vector<ObjectId> completed_;
+  bool predispatch_on_ = false;  // the runtime turns it on (multi-rank jobs)
+  std::vector<ObjectId> check_;  // tasks waiting for arguments: may now go out early
+  std::vector<DepMessage> dep_messages_;
+  std::uint64_t predispatched_ = 0;
   std::size_t queued_ = 0;
   std::size_t high_water_ = 0;
 };
@@ -124,8 +181,13 @@ std::size_t Scheduler::dispatch(Send&& send) {
     RankState& r = ranks_[rank];
     ++r.in_flight;
     ++r.dispatched;
-    --queued_;
+    if (!t->predispatched) --queued_;
     t->running_on = rank;
+    if (predispatch_on_) {
+      // Its dependents still here may go out now, to wait for it on a worker.
+      if (auto w = waiting_on_.find(t->id); w != waiting_on_.end())
+        check_.insert(check_.end(), w->second.begin(), w->second.end());
+    }
     if (rank == t->preferred) ++locality_hits_;
     for (ObjectId dep : t->remote_deps) table_.add_copy(dep, rank);  // it will cache a copy
     send(rank, *t);
@@ -201,8 +263,11 @@ std::size_t Scheduler::dispatch(Send&& send) {
     last_rank_ = best;
     emit(best, t);
   }
-  // Many ready tasks: round robin over ranks with room spreads them in large batches cheaply.
+  // Many ready tasks: round robin over ranks with room, each taking a contiguous share. Tasks
+  // submitted together tend to share data (neighbouring columns of a stencil), and a share's
+  // dependents then find their inputs on one rank (worker-side release, below).
   std::size_t misses = 0;
+  const std::size_t share = (ready_.size() + n - 1) / n;
   while (!ready_.empty() && misses < n) {
     const int rank = executors_[rr_];
     rr_ = (rr_ + 1 == n) ? 0 : rr_ + 1;
@@ -211,8 +276,25 @@ std::size_t Scheduler::dispatch(Send&& send) {
       continue;
     }
     misses = 0;
-    TaskRecord* t = ready_.front();
-    ready_.pop_front();
+    for (std::size_t k = 0; k < share && !ready_.empty() && has_room(ranks_[rank]); ++k) {
+      TaskRecord* t = ready_.front();
+      ready_.pop_front();
+      emit(rank, t);
+    }
+  }
+  // Tasks whose missing arguments are all under way go to a worker now (worker-side release).
+  while (!check_.empty()) {
+    const ObjectId cid = check_.back();
+    check_.pop_back();
+    auto it = tasks_.find(cid);
+    if (it == tasks_.end()) continue;
+    TaskRecord* t = it->second.get();
+    if (t->predispatched || t->running_on >= 0 || t->unresolved == 0) continue;
+    const int rank = predispatch_rank(*t);
+    if (rank < 0) continue;
+    prepare_predispatch(t, rank);
+    ++predispatched_;
+    ++ranks_[rank].waiting;
     emit(rank, t);
   }
   return sent;

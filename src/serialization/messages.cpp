@@ -64,22 +64,63 @@ ObjectPtr decode_outcome(Reader& r) {
   return d;
 }
 
-void encode_result(Writer& w, ObjectId task, std::uint32_t exec_ns, const ObjectData& outcome) {
+namespace {
+void put_served(Writer& w, const std::vector<int>& served) {
+  if (served.empty()) return;
+  w.put(static_cast<std::uint16_t>(served.size()));
+  for (int r : served) w.put<std::int32_t>(r);
+}
+}  // namespace
+
+void encode_result(Writer& w, ObjectId task, std::uint32_t exec_ns, const ObjectData& outcome,
+                   const std::vector<int>& served) {
   const auto at = begin_record(w, MsgType::kResult);
   w.put(task);
   w.put(exec_ns);
   encode_outcome(w, outcome);
+  put_served(w, served);
   end_record(w, at);
 }
 
 void encode_result_ok(Writer& w, ObjectId task, std::uint32_t exec_ns, std::string_view bytes,
-                      std::uint64_t type_tag) {
+                      std::uint64_t type_tag, const std::vector<int>& served) {
   const auto at = begin_record(w, MsgType::kResult);
   w.put(task);
   w.put(exec_ns);
   w.put<std::uint8_t>(1);
   w.put(type_tag);
   w.put_bytes(bytes);
+  put_served(w, served);
+  end_record(w, at);
+}
+
+std::vector<int> decode_served(Reader& r) {
+  std::vector<int> served;
+  if (r.done()) return served;
+  served.resize(r.get<std::uint16_t>());
+  for (int& x : served) x = r.get<std::int32_t>();
+  return served;
+}
+
+void encode_push_to(Writer& w, ObjectId id, std::int32_t consumer) {
+  const auto at = begin_record(w, MsgType::kPushTo);
+  w.put(id);
+  w.put(consumer);
+  end_record(w, at);
+}
+
+void encode_dep_value(Writer& w, ObjectId id, bool final, const ObjectData& outcome) {
+  const auto at = begin_record(w, MsgType::kDepValue);
+  w.put(id);
+  w.put<std::uint8_t>(final ? 1 : 0);
+  encode_outcome(w, outcome);
+  end_record(w, at);
+}
+
+void encode_dep_done(Writer& w, ObjectId id, bool consumer) {
+  const auto at = begin_record(w, MsgType::kDepDone);
+  w.put(id);
+  w.put<std::uint8_t>(consumer ? 1 : 0);
   end_record(w, at);
 }
 

@@ -4,7 +4,7 @@
 // An MPI message is a sequence of records, so many records queued for one rank travel as one
 // message. A record is  u8 type | u32 payload length | payload.  Payloads:
 //   Execute    u64 task, u64 func, u32 attempt, str name, str args, u64 parent (rank 0 -> worker)
-//   Result     u64 task, u32 exec_ns, outcome                             (worker -> rank 0)
+//   Result     u64 task, u32 exec_ns, outcome [, u16 n, i32 ranks the executor served itself]
 //   Submit     u64 task, u64 func, i32 pin, i32 retries, str name, str args, u64 parent (-> rank 0)
 //   GetRequest u64 object                                                 (worker -> rank 0)
 //   Object     u64 object, outcome                                        (rank 0 -> worker)
@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mpiray/detail/buffer.hpp"
 #include "mpiray/detail/core.hpp"
@@ -60,6 +61,10 @@ enum class MsgType : std::uint8_t {
   kAddRef,      // u64 object: this worker now holds refs to it (it deserialized one)
   kTrace,       // str trace events (JSON objects, comma separated)      (worker -> rank 0, shutdown)
   kStats,       // RankStats as raw bytes                                 (worker -> rank 0, shutdown)
+  // Worker-side release of dependents (scheduler.hpp, runtime_deps.cpp):
+  kPushTo,    // u64 object, i32 consumer: push its value there once made   (rank 0 -> producer)
+  kDepValue,  // u64 object, u8 final, outcome: a waited-for value  (producer or rank 0 -> consumer)
+  kDepDone,   // u64 object, u8 consumer: nothing more about it will come; forget it (rank 0 -> any)
 };
 
 struct ExecuteView {
@@ -87,9 +92,15 @@ void end_record(Writer& w, std::size_t at);
 
 void encode_execute(Writer& w, ObjectId task, std::uint64_t func, std::uint32_t attempt,
                     std::string_view name, std::string_view args, ObjectId parent = 0);
-void encode_result(Writer& w, ObjectId task, std::uint32_t exec_ns, const ObjectData& outcome);
+void encode_result(Writer& w, ObjectId task, std::uint32_t exec_ns, const ObjectData& outcome,
+                   const std::vector<int>& served = {});
 void encode_result_ok(Writer& w, ObjectId task, std::uint32_t exec_ns, std::string_view bytes,
-                      std::uint64_t type_tag);
+                      std::uint64_t type_tag, const std::vector<int>& served = {});
+/// The served ranks at the end of a Result payload (empty when there are none).
+std::vector<int> decode_served(Reader& r);
+void encode_push_to(Writer& w, ObjectId id, std::int32_t consumer);
+void encode_dep_value(Writer& w, ObjectId id, bool final, const ObjectData& outcome);
+void encode_dep_done(Writer& w, ObjectId id, bool consumer);
 void encode_submit(Writer& w, ObjectId task, const TaskSubmission& t);
 void encode_id(Writer& w, MsgType type, ObjectId id);  // GetRequest, Release, Pin
 void encode_object(Writer& w, ObjectId id, const ObjectData& d);

@@ -81,7 +81,8 @@ std::string Tracer::take_events_json(int rank) {
   return out;
 }
 
-std::string format_stats(const std::vector<RankStats>& per_rank, std::uint64_t queue_high_water) {
+std::string format_stats(const std::vector<RankStats>& per_rank, std::uint64_t queue_high_water,
+                         std::uint64_t early) {
   std::string out = "mpiray stats:\n  rank  threads      tasks  actor_calls   busy%%     sent_MiB  fetched_MiB  spilled\n";
   out = "mpiray stats:\n  rank  threads      tasks  actor_calls   busy%     sent_MiB  fetched_MiB  spilled\n";
   char line[256];
@@ -99,6 +100,10 @@ std::string format_stats(const std::vector<RankStats>& per_rank, std::uint64_t q
   }
   std::snprintf(line, sizeof line, "  scheduler queue high-water mark: %llu tasks\n",
                 static_cast<unsigned long long>(queue_high_water));
+  out += line;
+  std::snprintf(line, sizeof line,
+                "  tasks sent ahead of their arguments (released on the workers): %llu\n",
+                static_cast<unsigned long long>(early));
   out += line;
   return out;
 }

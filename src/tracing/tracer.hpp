@@ -81,6 +81,8 @@ struct RankStats {
 };
 
 /// The table rank 0 prints at shutdown: one row per rank, then the scheduler's high-water mark.
-std::string format_stats(const std::vector<RankStats>& per_rank, std::uint64_t queue_high_water);
+/// `early`: tasks rank 0 sent before their arguments existed (worker-side release).
+std::string format_stats(const std::vector<RankStats>& per_rank, std::uint64_t queue_high_water,
+                         std::uint64_t early = 0);
 
 }  // namespace mpiray::detail

@@ -47,6 +47,10 @@ std::vector<DecodedArg> decode_args(const std::string& args) {
     a.kind = r.get<ArgKind>();
     if (a.kind == ArgKind::kRef) {
       a.id = r.get<ObjectId>();
+    } else if (a.kind == ArgKind::kRemote) {
+      a.id = r.get<ObjectId>();
+      r.get<std::int32_t>();
+      r.get<std::uint64_t>();
     } else {
       a.bytes = std::string(r.get_bytes());
     }
@@ -79,10 +83,11 @@ std::vector<Dispatched> SchedulerHarness::dispatch() {
   return out;
 }
 
-void SchedulerHarness::succeed(int rank, ObjectId id, std::string bytes, std::uint32_t exec_ns) {
+void SchedulerHarness::succeed(int rank, ObjectId id, std::string bytes, std::uint32_t exec_ns,
+                               const std::vector<int>& served) {
   auto d = std::make_shared<ObjectData>();
   d->bytes = std::move(bytes);
-  scheduler.on_result(rank, id, exec_ns, std::move(d));
+  scheduler.on_result(rank, id, exec_ns, std::move(d), served);
 }
 
 void SchedulerHarness::fail(int rank, ObjectId id, std::string type, std::string message,

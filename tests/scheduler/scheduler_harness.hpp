@@ -65,7 +65,8 @@ class SchedulerHarness {
   /// Reports a task's success / failure from `rank`. exec_ns defaults to a duration that keeps
   /// the in-flight cap where it is (kQueuedWorkNs per task: two tasks per thread).
   void succeed(int rank, ObjectId id, std::string bytes,
-               std::uint32_t exec_ns = mpiray::detail::Scheduler::kQueuedWorkNs);
+               std::uint32_t exec_ns = mpiray::detail::Scheduler::kQueuedWorkNs,
+               const std::vector<int>& served = {});
   void fail(int rank, ObjectId id, std::string type, std::string message,
             std::uint32_t exec_ns = mpiray::detail::Scheduler::kQueuedWorkNs);
   /// The completed object in the table, or nullptr while pending / unknown.

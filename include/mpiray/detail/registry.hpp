@@ -55,6 +55,19 @@ std::size_t registry_size();
 // (kRemote: u64 id, i32 holder, u64 size).
 enum class ArgKind : std::uint8_t { kValue = 0, kRef = 1, kRemote = 2 };
 
+/// Copies one encoded argument of `kind` (read after its kind byte) that is not a kRef:
+/// kValue (str bytes) or kRemote (u64 object, i32 holder, u64 size).
+inline void copy_encoded_arg(Reader& r, ArgKind kind, Writer& w) {
+  w.put(kind);
+  if (kind == ArgKind::kRemote) {
+    w.put(r.get<std::uint64_t>());
+    w.put(r.get<std::int32_t>());
+    w.put(r.get<std::uint64_t>());
+  } else {
+    w.put_bytes(r.get_bytes());
+  }
+}
+
 template <class T>
 T decode_arg(Reader& in) {
   const auto kind = in.get<ArgKind>();

@@ -1,0 +1,215 @@
+// Worker-side release: rank 0 sends a task ahead of its arguments to the rank making them, asks
+// other producers to push, and sends each consumer rank exactly one last word per argument.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "scheduler/scheduler_harness.hpp"
+
+namespace {
+
+using namespace mpiray_test;
+using mpiray::detail::ArgKind;
+using mpiray::detail::DepMessage;
+
+// A harness with two executor ranks (1 and 2, one thread each) and worker-side release on.
+struct Harness : SchedulerHarness {
+  Harness() : SchedulerHarness({0, 1, 1}) { scheduler.set_predispatch(true); }
+  // Submits two independent tasks and dispatches them: one lands on each rank.
+  std::pair<Dispatched, Dispatched> two_running() {
+    submit_plain();
+    submit_plain();
+    auto sent = dispatch();
+    EXPECT_EQ(sent.size(), 2u);
+    EXPECT_NE(sent[0].rank, sent[1].rank);
+    return {sent[0], sent[1]};
+  }
+};
+
+std::vector<DepMessage> of_kind(const std::vector<DepMessage>& all, DepMessage::Kind k) {
+  std::vector<DepMessage> out;
+  for (const auto& m : all)
+    if (m.kind == k) out.push_back(m);
+  return out;
+}
+
+TEST(SchedulerPredispatch, DependentGoesAheadToTheProducersRankWithItsArgumentLeftAsRef) {
+  Harness h;
+  const ObjectId a = h.submit_plain();
+  auto first = h.dispatch();
+  ASSERT_EQ(first.size(), 1u);
+  const int rank = first[0].rank;
+  const ObjectId b = h.submit(ArgsBuilder().ref(a).value("x").build());
+  auto second = h.dispatch();
+  ASSERT_EQ(second.size(), 1u) << "sent before its argument exists";
+  EXPECT_EQ(second[0].task.id, b);
+  EXPECT_EQ(second[0].rank, rank) << "to the rank making the argument";
+  auto args = decode_args(second[0].task.args);
+  ASSERT_EQ(args.size(), 2u);
+  EXPECT_EQ(args[0].kind, ArgKind::kRef);
+  EXPECT_EQ(args[0].id, a);
+  EXPECT_EQ(args[1].kind, ArgKind::kValue);
+  EXPECT_TRUE(h.scheduler.take_dep_messages().empty()) << "same rank: no push to ask for";
+  EXPECT_EQ(h.scheduler.predispatched(), 1u);
+
+  // The producer served its own waiting task: the consumer rank may forget the value.
+  h.succeed(rank, a, "A", mpiray::detail::Scheduler::kQueuedWorkNs, {rank});
+  auto msgs = h.scheduler.take_dep_messages();
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].kind, DepMessage::kDone);
+  EXPECT_EQ(msgs[0].dest, rank);
+  EXPECT_EQ(msgs[0].id, a);
+  EXPECT_TRUE(h.dispatch().empty()) << "the dependent is not sent twice";
+  h.succeed(rank, b, "B");
+  ASSERT_TRUE(h.object(b));
+  EXPECT_EQ(std::string(h.object(b)->bytes.view()), "B");
+  EXPECT_EQ(h.scheduler.outstanding(), 0u);
+}
+
+TEST(SchedulerPredispatch, ProducerOnAnotherRankIsAskedToPushAndUnservedConsumersGetTheValue) {
+  Harness h;
+  auto [pa, pc] = h.two_running();
+  const ObjectId a = pa.task.id, c = pc.task.id;
+  const ObjectId b = h.submit(ArgsBuilder().ref(a).ref(c).build());
+  auto sent = h.dispatch();
+  ASSERT_EQ(sent.size(), 1u);
+  const int consumer = sent[0].rank;
+  const Dispatched& other = consumer == pa.rank ? pc : pa;
+  auto msgs = h.scheduler.take_dep_messages();
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].kind, DepMessage::kPushTo);
+  EXPECT_EQ(msgs[0].dest, other.rank) << "to the producer's rank";
+  EXPECT_EQ(msgs[0].id, other.task.id);
+  EXPECT_EQ(msgs[0].consumer, consumer);
+
+  // The producer finished before the push request reached it: rank 0 sends the value and
+  // cancels the request.
+  h.succeed(other.rank, other.task.id, "late");
+  msgs = h.scheduler.take_dep_messages();
+  auto values = of_kind(msgs, DepMessage::kValue);
+  auto cancels = of_kind(msgs, DepMessage::kCancel);
+  ASSERT_EQ(values.size(), 1u);
+  EXPECT_EQ(values[0].dest, consumer);
+  EXPECT_EQ(std::string(values[0].outcome->bytes.view()), "late");
+  ASSERT_EQ(cancels.size(), 1u);
+  EXPECT_EQ(cancels[0].dest, other.rank);
+  EXPECT_TRUE(of_kind(msgs, DepMessage::kDone).empty());
+
+  const Dispatched& own = consumer == pa.rank ? pa : pc;
+  h.succeed(own.rank, own.task.id, "own", mpiray::detail::Scheduler::kQueuedWorkNs, {consumer});
+  msgs = h.scheduler.take_dep_messages();
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].kind, DepMessage::kDone);
+  h.succeed(consumer, b, "B");
+  EXPECT_TRUE(h.object(b));
+}
+
+TEST(SchedulerPredispatch, PushedValueOnlyGetsADone) {
+  Harness h;
+  auto [pa, pc] = h.two_running();
+  const ObjectId b = h.submit(ArgsBuilder().ref(pa.task.id).ref(pc.task.id).build());
+  auto sent = h.dispatch();
+  ASSERT_EQ(sent.size(), 1u);
+  const int consumer = sent[0].rank;
+  const Dispatched& other = consumer == pa.rank ? pc : pa;
+  h.scheduler.take_dep_messages();
+  h.succeed(other.rank, other.task.id, "pushed", mpiray::detail::Scheduler::kQueuedWorkNs,
+            {consumer});
+  auto msgs = h.scheduler.take_dep_messages();
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].kind, DepMessage::kDone);
+  EXPECT_EQ(msgs[0].dest, consumer);
+  h.succeed(consumer, b, "B");
+  EXPECT_TRUE(h.object(b));
+}
+
+TEST(SchedulerPredispatch, ArgumentWithRetriesLeftKeepsTheDependentOnRankZero) {
+  Harness h;
+  TaskOptions retry;
+  retry.retries = 2;
+  const ObjectId a = h.submit_plain(retry);
+  auto first = h.dispatch();
+  ASSERT_EQ(first.size(), 1u);
+  const ObjectId b = h.submit(ArgsBuilder().ref(a).build());
+  EXPECT_TRUE(h.dispatch().empty()) << "a retried producer could strand a waiting worker";
+  h.fail(first[0].rank, a, "std::runtime_error", "once");
+  auto again = h.dispatch();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].task.id, a) << "the retry";
+  h.succeed(again[0].rank, a, "A");
+  auto sent = h.dispatch();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].task.id, b);
+  EXPECT_EQ(decode_args(sent[0].task.args)[0].kind, ArgKind::kValue) << "resolved on rank 0";
+}
+
+TEST(SchedulerPredispatch, DependentThatFailedBecauseOfItsArgumentKeepsThatErrorAndIsNotRetried) {
+  Harness h;
+  const ObjectId a = h.submit_plain();
+  auto first = h.dispatch();
+  TaskOptions retry;
+  retry.retries = 3;
+  const ObjectId b = h.submit(ArgsBuilder().ref(a).build(), retry);
+  auto sent = h.dispatch();
+  ASSERT_EQ(sent.size(), 1u);
+  h.fail(first[0].rank, a, "ValueError", "bad input");
+  // The worker ran nothing: it reports the argument's error as b's outcome.
+  h.fail(sent[0].rank, b, "ValueError", "bad input");
+  EXPECT_TRUE(h.dispatch().empty()) << "no retry";
+  ASSERT_TRUE(h.object(b));
+  ASSERT_TRUE(h.object(b)->failed());
+  EXPECT_EQ(h.object(b)->error->type, "ValueError");
+}
+
+TEST(SchedulerPredispatch, OwnFailureOfADependentIsRetriedWithItsArgumentsResolved) {
+  Harness h;
+  const ObjectId a = h.submit_plain();
+  auto first = h.dispatch();
+  TaskOptions retry;
+  retry.retries = 1;
+  const ObjectId b = h.submit(ArgsBuilder().ref(a).build(), retry);
+  auto sent = h.dispatch();
+  ASSERT_EQ(sent.size(), 1u);
+  h.succeed(first[0].rank, a, "A", mpiray::detail::Scheduler::kQueuedWorkNs, {sent[0].rank});
+  h.fail(sent[0].rank, b, "std::runtime_error", "flaky");
+  auto again = h.dispatch();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].task.id, b);
+  auto args = decode_args(again[0].task.args);
+  ASSERT_EQ(args.size(), 1u);
+  EXPECT_EQ(args[0].kind, ArgKind::kValue);
+  EXPECT_EQ(args[0].bytes, "A");
+}
+
+TEST(SchedulerPredispatch, TasksWaitingForArgumentsDoNotTakeTheRoomOfRunnableOnes) {
+  // The rank making the arguments must still get runnable work (e.g. the task that unblocks the
+  // producer) while it holds many waiting tasks.
+  Harness h;
+  TaskOptions on1;
+  on1.pin = 1;
+  const ObjectId a = h.submit_plain(on1);
+  ASSERT_EQ(h.dispatch().size(), 1u);
+  const int cap = h.scheduler.cap(1);
+  for (int i = 0; i < 3 * cap; ++i) h.submit(ArgsBuilder().ref(a).build());
+  EXPECT_EQ(h.dispatch().size(), static_cast<std::size_t>(3 * cap));
+  EXPECT_EQ(h.scheduler.in_flight(1), 3 * cap + 1);
+  h.submit_plain(on1);
+  auto sent = h.dispatch();
+  ASSERT_EQ(sent.size(), 1u) << "the runnable pinned task still finds room";
+  EXPECT_EQ(sent[0].rank, 1);
+}
+
+TEST(SchedulerPredispatch, OffKeepsEveryDependentOnRankZero) {
+  SchedulerHarness h({0, 1, 1});
+  const ObjectId a = h.submit_plain();
+  auto first = h.dispatch();
+  h.submit(ArgsBuilder().ref(a).build());
+  EXPECT_TRUE(h.dispatch().empty());
+  EXPECT_EQ(h.scheduler.predispatched(), 0u);
+  h.succeed(first[0].rank, a, "A");
+  EXPECT_EQ(h.dispatch().size(), 1u);
+}
+
+}  // namespace
