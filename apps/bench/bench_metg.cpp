@@ -6,9 +6,10 @@
 //
 // The task graph (as in Task Bench, Slaughter et al., SC20): `width` = worker ranks x K columns
 // over `steps` timesteps (per point: about --run-ms of pure kernel time on the cores, between
-// --min-steps and --steps, so that runs stay short and their medians dodge other jobs' bursts). Task (t, i) runs a compute-bound kernel of `iterations` iterations
-// (16 independent 4-wide fused multiply-adds over a 64-double buffer = 128 FLOP per iteration,
-// AVX2+FMA when the CPU has it) seeded from its inputs, and produces a 16-byte output. Patterns:
+// --min-steps and --steps, so that runs stay short and their medians dodge other jobs' bursts).
+// Task (t, i) runs a compute-bound kernel of `iterations` iterations (16 independent 4-wide fused
+// multiply-adds over a 64-double buffer = 128 FLOP per iteration, AVX2+FMA when the CPU has it)
+// seeded from its inputs, and produces a 16-byte output. Patterns:
 //   trivial  no dependencies
 //   stencil  (t, i) depends on (t-1, i-1), (t-1, i), (t-1, i+1)        (Task Bench stencil_1d)
 //   nearest  (t, i) depends on (t-1, i-2) .. (t-1, i+2): 5 dependencies (Task Bench nearest,
@@ -82,11 +83,11 @@ namespace {
 using namespace bench;
 
 // ---------------------------------------------------------------- the kernel
-constexpr int kBuf = 64;                  // doubles in the task's buffer
-constexpr double kFlopPerIter = 2.0 * kBuf;  // one FMA per double per iteration
+constexpr int kBuf = 64;                        // doubles in the task's buffer
+constexpr double kFlopPerIter = 2.0 * kBuf;     // one FMA per double per iteration
 constexpr double kMul = 0.999999, kAdd = 1e-6;  // x -> x*kMul + kAdd stays in [0, 1]: no denormals
 
-struct Out {  // a task's output: 16 bytes, travels as raw bytes
+struct Out {     // a task's output: 16 bytes, travels as raw bytes
   double value;  // depends on the kernel's result
   double check;  // depends on the graph's structure
 };
@@ -139,8 +140,12 @@ Out compute(const Out* in, int n, long iterations, std::int64_t tag) {
 }
 
 // Remote functions, one per number of dependencies (the tag is only used by row 0).
-Out node0(std::int64_t iterations, std::int64_t tag) { return compute(nullptr, 0, iterations, tag); }
-Out node1(Out a, std::int64_t it) { return compute(&a, 1, it, 0); }
+Out node0(std::int64_t iterations, std::int64_t tag) {
+  return compute(nullptr, 0, iterations, tag);
+}
+Out node1(Out a, std::int64_t it) {
+  return compute(&a, 1, it, 0);
+}
 Out node2(Out a, Out b, std::int64_t it) {
   const Out in[] = {a, b};
   return compute(in, 2, it, 0);
@@ -165,7 +170,9 @@ enum class Pattern { kTrivial, kStencil, kNearest };
 const char* pattern_name(Pattern p) {
   return p == Pattern::kTrivial ? "trivial" : p == Pattern::kStencil ? "stencil" : "nearest";
 }
-int halo(Pattern p) { return p == Pattern::kTrivial ? -1 : p == Pattern::kStencil ? 1 : 2; }
+int halo(Pattern p) {
+  return p == Pattern::kTrivial ? -1 : p == Pattern::kStencil ? 1 : 2;
+}
 
 struct Graph {
   Pattern pattern;
@@ -181,7 +188,9 @@ struct Graph {
 };
 
 // Checksum of a run's outputs: the last row (trivial: every output), in column order.
-double checksum_add(double acc, const Out& o) { return acc + o.value + o.check; }
+double checksum_add(double acc, const Out& o) {
+  return acc + o.value + o.check;
+}
 
 // ---------------------------------------------------------------- mpiray
 enum class Placement { kCyclic, kBlock, kAuto };
@@ -230,11 +239,21 @@ RunResult run_mpiray(int argc, char** argv, const Graph& g, Placement placement)
           g.deps(i, &a, &b);
           const Ref* d = &prev[static_cast<std::size_t>(a)];
           switch (b - a + 1) {
-            case 1: cur.push_back(submit(node1, i, d[0], it)); break;
-            case 2: cur.push_back(submit(node2, i, d[0], d[1], it)); break;
-            case 3: cur.push_back(submit(node3, i, d[0], d[1], d[2], it)); break;
-            case 4: cur.push_back(submit(node4, i, d[0], d[1], d[2], d[3], it)); break;
-            default: cur.push_back(submit(node5, i, d[0], d[1], d[2], d[3], d[4], it)); break;
+            case 1:
+              cur.push_back(submit(node1, i, d[0], it));
+              break;
+            case 2:
+              cur.push_back(submit(node2, i, d[0], d[1], it));
+              break;
+            case 3:
+              cur.push_back(submit(node3, i, d[0], d[1], d[2], it));
+              break;
+            case 4:
+              cur.push_back(submit(node4, i, d[0], d[1], d[2], d[3], it));
+              break;
+            default:
+              cur.push_back(submit(node5, i, d[0], d[1], d[2], d[3], d[4], it));
+              break;
           }
         }
         prev.swap(cur);
@@ -279,7 +298,10 @@ RunResult run_raw(const Graph& g, MPI_Comm world) {
     const long lo = lo_of(me), hi = lo_of(me + 1);
     std::vector<Out> prev(static_cast<std::size_t>(g.width)), cur(prev.size());
     // Who needs which of my columns, and which columns I need from whom (the halo).
-    struct Xfer { int peer; long a, b; };  // columns [a, b)
+    struct Xfer {
+      int peer;
+      long a, b;
+    };  // columns [a, b)
     std::vector<Xfer> sends, recvs;
     const int h = halo(g.pattern);
     if (h > 0)
@@ -300,11 +322,13 @@ RunResult run_raw(const Graph& g, MPI_Comm world) {
       if (t > 0 && h > 0) {
         std::size_t k = 0;
         for (const Xfer& x : recvs)
-          MPI_Irecv(&prev[static_cast<std::size_t>(x.a)], static_cast<int>((x.b - x.a) * sizeof(Out)),
-                    MPI_BYTE, x.peer, 0, ccomm, &reqs[k++]);
+          MPI_Irecv(&prev[static_cast<std::size_t>(x.a)],
+                    static_cast<int>((x.b - x.a) * sizeof(Out)), MPI_BYTE, x.peer, 0, ccomm,
+                    &reqs[k++]);
         for (const Xfer& x : sends)
-          MPI_Isend(&prev[static_cast<std::size_t>(x.a)], static_cast<int>((x.b - x.a) * sizeof(Out)),
-                    MPI_BYTE, x.peer, 0, ccomm, &reqs[k++]);
+          MPI_Isend(&prev[static_cast<std::size_t>(x.a)],
+                    static_cast<int>((x.b - x.a) * sizeof(Out)), MPI_BYTE, x.peer, 0, ccomm,
+                    &reqs[k++]);
         MPI_Waitall(static_cast<int>(k), reqs.data(), MPI_STATUSES_IGNORE);
       }
       for (long i = lo; i < hi; ++i) {
@@ -314,7 +338,8 @@ RunResult run_raw(const Graph& g, MPI_Comm world) {
         } else {
           long a, b;
           g.deps(i, &a, &b);
-          o = compute(&prev[static_cast<std::size_t>(a)], static_cast<int>(b - a + 1), g.iterations, 0);
+          o = compute(&prev[static_cast<std::size_t>(a)], static_cast<int>(b - a + 1), g.iterations,
+                      0);
         }
         cur[static_cast<std::size_t>(i)] = o;
         if (h < 0) sum = checksum_add(sum, o);
@@ -373,8 +398,8 @@ double metg_of(const std::vector<Point>& pts, std::string* how) {
     return m;
   }
   const Point& hi = pts[static_cast<std::size_t>(best)];
-  os << "smallest measured granularity at >= 50%: " << fmt(hi.granularity_us) << " us (iterations="
-     << hi.iterations << ", efficiency " << fmt(hi.efficiency, 3) << ")";
+  os << "smallest measured granularity at >= 50%: " << fmt(hi.granularity_us)
+     << " us (iterations=" << hi.iterations << ", efficiency " << fmt(hi.efficiency, 3) << ")";
   double m = hi.granularity_us;
   if (static_cast<std::size_t>(best) + 1 < pts.size()) {
     const Point& lo = pts[static_cast<std::size_t>(best) + 1];
@@ -427,7 +452,8 @@ void usage() {
          "                       --min-steps and --steps: short runs, so the medians of several\n"
          "                       dodge other jobs' bursts on a shared machine\n"
          "  --reps R             runs per point and system, medians are used (default 5)\n"
-         "  --max-iterations N   largest kernel iteration count, the efficiency yardstick (default 65536)\n"
+         "  --max-iterations N   largest kernel iteration count, the efficiency yardstick (default "
+         "65536)\n"
          "  --min-iterations N   smallest iteration count of the sweep (default 1)\n"
          "  --patterns LIST      comma-separated subset of stencil,trivial,nearest (default all)\n"
          "  --systems LIST       comma-separated subset of mpiray,raw_mpi (default both; the\n"
@@ -438,8 +464,10 @@ void usage() {
          "available). cores = worker ranks x task threads (mpiray) / compute ranks (plain MPI);\n"
          "granularity = wall x cores / tasks; efficiency = FLOP/s / best FLOP/s at the largest\n"
          "tasks; METG = granularity where efficiency crosses 50% (interpolated).\n"
-         "Prints '# pattern=... system=... iterations=... granularity_us=... efficiency=...' lines\n"
-         "and metric=metg_us / metg_raw_mpi_us / metg_ratio (stencil), metg_trivial_*, metg_nearest_*.\n\n"
+         "Prints '# pattern=... system=... iterations=... granularity_us=... efficiency=...' "
+         "lines\n"
+         "and metric=metg_us / metg_raw_mpi_us / metg_ratio (stencil), metg_trivial_*, "
+         "metg_nearest_*.\n\n"
       << mpiray::runtime_help();
 }
 
@@ -474,8 +502,9 @@ void print_sweeps(Pattern pat, Sweep (&sweeps)[2], double peak) {
   for (int s = 0; s < 2; ++s)
     for (Point& p : sweeps[s].points) {
       p.efficiency = p.flops / peak;
-      std::cout << "# pattern=" << pattern_name(pat) << " system=" << (s == 0 ? "mpiray" : "raw_mpi")
-                << " iterations=" << p.iterations << " granularity_us=" << fmt(p.granularity_us)
+      std::cout << "# pattern=" << pattern_name(pat)
+                << " system=" << (s == 0 ? "mpiray" : "raw_mpi") << " iterations=" << p.iterations
+                << " granularity_us=" << fmt(p.granularity_us)
                 << " efficiency=" << fmt(p.efficiency, 3) << " wall_ms=" << fmt(p.wall * 1e3)
                 << " gflops=" << fmt(p.flops * 1e-9) << " cores=" << p.cores << " steps=" << p.steps
                 << std::endl;
@@ -523,9 +552,12 @@ int main(int argc, char** argv) {
     std::cerr << "bench_metg: --systems takes a list of mpiray,raw_mpi\n";
     return 2;
   }
-  if (pl == "cyclic") o.placement = Placement::kCyclic;
-  else if (pl == "block") o.placement = Placement::kBlock;
-  else if (pl == "auto") o.placement = Placement::kAuto;
+  if (pl == "cyclic")
+    o.placement = Placement::kCyclic;
+  else if (pl == "block")
+    o.placement = Placement::kBlock;
+  else if (pl == "auto")
+    o.placement = Placement::kAuto;
   else {
     std::cerr << "bench_metg: --placement must be cyclic, block or auto\n";
     return 2;
@@ -533,7 +565,7 @@ int main(int argc, char** argv) {
   o.patterns.clear();
   for (const char* p : {"stencil", "trivial", "nearest"})
     if (("," + pats + ",").find(std::string(",") + p + ",") != std::string::npos)
-      o.patterns.push_back(std::string(p) == "stencil" ? Pattern::kStencil
+      o.patterns.push_back(std::string(p) == "stencil"   ? Pattern::kStencil
                            : std::string(p) == "trivial" ? Pattern::kTrivial
                                                          : Pattern::kNearest);
   if (o.patterns.empty()) {
@@ -569,7 +601,8 @@ int main(int argc, char** argv) {
   // Timesteps for a point: about --run-ms of pure kernel time on `workers` cores.
   auto steps_for = [&](long it) {
     const double task_s = static_cast<double>(it) * sec_per_iter + 0.2e-6;
-    const double s = o.run_ms * 1e-3 * static_cast<double>(workers) / (static_cast<double>(width) * task_s);
+    const double s =
+        o.run_ms * 1e-3 * static_cast<double>(workers) / (static_cast<double>(width) * task_s);
     return std::max(o.min_steps, std::min(o.steps, static_cast<long>(s)));
   };
 
@@ -578,8 +611,9 @@ int main(int argc, char** argv) {
               << " worker rank(s) x k=" << o.k << ") steps=" << o.min_steps << ".." << o.steps
               << " (about " << o.run_ms << " ms of kernel per run) reps=" << o.reps
               << " iterations " << o.max_it << " -> " << o.min_it << " (powers of 2)"
-              << " kernel=" << (use_fma() ? "avx2-fma" : "plain") << " mpiray placement="
-              << placement_name << " kernel_ns_per_iteration=" << fmt(sec_per_iter * 1e9, 3)
+              << " kernel=" << (use_fma() ? "avx2-fma" : "plain")
+              << " mpiray placement=" << placement_name
+              << " kernel_ns_per_iteration=" << fmt(sec_per_iter * 1e9, 3)
               << " load_average=" << load_average()
               << "\n# cores: mpiray = worker ranks x task threads (driver rank 0 "
                  "not counted); raw_mpi = compute ranks 1..N-1 (rank 0 sleeps)"
@@ -616,8 +650,8 @@ int main(int argc, char** argv) {
         if (rank == 0 && sweeps[0].active && sweeps[1].active &&
             std::fabs(sums[0] - sums[1]) > 1e-9 * std::fabs(sums[1])) {
           std::cout << "# WRONG: pattern=" << pattern_name(pat) << " iterations=" << it
-                    << " mpiray checksum " << std::setprecision(17) << sums[0]
-                    << " != plain MPI " << sums[1] << std::endl;
+                    << " mpiray checksum " << std::setprecision(17) << sums[0] << " != plain MPI "
+                    << sums[1] << std::endl;
           ok = false;
         }
       }
@@ -644,7 +678,8 @@ int main(int argc, char** argv) {
       if (size > 1 && run_system[0] && run_system[1])
         std::cout << ", raw_mpi " << fmt(b1) << " us, ratio " << fmt(b0 / b1);
       std::cout << std::endl;
-      const std::string base = pat == Pattern::kStencil ? "metg" : std::string("metg_") + pattern_name(pat);
+      const std::string base =
+          pat == Pattern::kStencil ? "metg" : std::string("metg_") + pattern_name(pat);
       std::ostringstream ms;
       if (run_system[0]) ms << "metric=" << base << "_us value=" << fmt(m0) << " unit=us\n";
       if (size > 1 && run_system[1])

@@ -131,7 +131,8 @@ TaskBuilder<R (*)(P...)> task(R (*f)(P...) noexcept) {
       ::mpiray::detail::register_remote<f>(#f)
 
 /// Registers remote functions by their written name: MPIRAY_REMOTE(f); or MPIRAY_REMOTE(f, g);
-/// Use at namespace scope in code every rank runs. Overloaded names are not supported.
+/// Use at namespace scope in code every rank runs; up to 16 names per use. Overloaded names are
+/// not supported.
 #define MPIRAY_REMOTE(...) MPIRAY_DETAIL_FOR_EACH(MPIRAY_DETAIL_REG1, __VA_ARGS__)
 
 #define MPIRAY_DETAIL_EXPAND(x) x
@@ -143,9 +144,23 @@ TaskBuilder<R (*)(P...)> task(R (*f)(P...) noexcept) {
 #define MPIRAY_DETAIL_FE_6(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_5(m, __VA_ARGS__))
 #define MPIRAY_DETAIL_FE_7(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_6(m, __VA_ARGS__))
 #define MPIRAY_DETAIL_FE_8(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_7(m, __VA_ARGS__))
-#define MPIRAY_DETAIL_FE_PICK(_1, _2, _3, _4, _5, _6, _7, _8, NAME, ...) NAME
+#define MPIRAY_DETAIL_FE_9(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_8(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_10(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_9(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_11(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_10(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_12(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_11(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_13(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_12(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_14(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_13(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_15(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_14(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_16(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_15(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_PICK(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, \
+                              _16, NAME, ...)                                                  \
+  NAME
 #define MPIRAY_DETAIL_FOR_EACH(m, ...)                                                    \
-  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_PICK(__VA_ARGS__, MPIRAY_DETAIL_FE_8, MPIRAY_DETAIL_FE_7, \
+  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_PICK(__VA_ARGS__, MPIRAY_DETAIL_FE_16, MPIRAY_DETAIL_FE_15, \
+                                             MPIRAY_DETAIL_FE_14, MPIRAY_DETAIL_FE_13,            \
+                                             MPIRAY_DETAIL_FE_12, MPIRAY_DETAIL_FE_11,            \
+                                             MPIRAY_DETAIL_FE_10, MPIRAY_DETAIL_FE_9,             \
+                                             MPIRAY_DETAIL_FE_8, MPIRAY_DETAIL_FE_7,              \
                                              MPIRAY_DETAIL_FE_6, MPIRAY_DETAIL_FE_5,              \
                                              MPIRAY_DETAIL_FE_4, MPIRAY_DETAIL_FE_3,              \
                                              MPIRAY_DETAIL_FE_2, MPIRAY_DETAIL_FE_1, unused)(m, __VA_ARGS__))

@@ -52,6 +52,10 @@ FetchCounters fetch_counters() noexcept {
   Runtime* r = g_runtime.load(std::memory_order_acquire);
   return r ? r->fetch_counters() : FetchCounters{};
 }
+ReleaseCounters release_counters() noexcept {
+  Runtime* r = g_runtime.load(std::memory_order_acquire);
+  return r ? r->release_counters() : ReleaseCounters{};
+}
 InPlaceMaker find_in_place(std::uint64_t type_tag) noexcept {
   const auto& m = in_place_makers();
   const auto it = m.find(type_tag);

@@ -108,6 +108,7 @@ Runtime::Runtime(int* argc, char*** argv) {
     pool_ = std::make_unique<ThreadPool>(
         threads_, [this](Job& j) { run_job(j); }, [this] { return try_progress(); }, &pollers_,
         /*start_now=*/false);  // started by run(), once the API can see this runtime
+    pool_->set_hot_flag(&dep_waiting_);
   }
 
   if (layout_.rank != 0) {

@@ -77,6 +77,16 @@ class Runtime {
     return {stat_fetched_window_.load(), stat_fetched_shared_.load(), stat_fetched_message_.load()};
   }
   const Layout& layout() const { return layout_; }
+  ReleaseCounters release_counters() const {
+    ReleaseCounters c;
+    if (scheduler_) {
+      c.sent_ahead = scheduler_->predispatched();
+      c.forwarded = scheduler_->forwarded();
+    }
+    c.served_here = stat_served_here_.load(std::memory_order_relaxed);
+    c.pushed = stat_pushed_.load(std::memory_order_relaxed);
+    return c;
+  }
 
  private:
   bool try_progress();
@@ -157,6 +167,7 @@ class Runtime {
   void finish_dep_job(DepJob& dj, std::vector<Job>& ready);
   void update_dep_active() {
     dep_active_.store(!dep_waiters_.empty() || !push_to_.empty(), std::memory_order_release);
+    dep_waiting_.store(!dep_waiters_.empty(), std::memory_order_release);
   }
   std::mutex dep_mu_;
   std::unordered_map<ObjectId, std::unique_ptr<DepJob>> dep_jobs_;  // by task
@@ -164,9 +175,18 @@ class Runtime {
   std::unordered_map<ObjectId, ObjectPtr> dep_values_;  // kept for tasks that may still come
   std::unordered_set<ObjectId> dep_forgotten_;          // kDepDone came before the push
   std::unordered_map<ObjectId, std::vector<int>> push_to_;
-  std::atomic<bool> dep_active_{false};  // any waiters or push requests
-  std::vector<Job> dep_fetch_jobs_;      // resolved, with an argument to fetch (under dep_mu_)
+  std::atomic<bool> dep_active_{false};   // any waiters or push requests
+  std::atomic<bool> dep_waiting_{false};  // jobs wait here for values (keeps the pool polling)
+  // When the last sweep began: task threads with jobs waiting for pushed
+  // values sweep between tasks, but at most every 10 µs (a sweep costs a few µs).
+  std::atomic<std::int64_t> last_sweep_{0};  // ns, now_ns()
+  static std::int64_t now_ns(Clock::time_point t = Clock::now()) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  }
+  std::vector<Job> dep_fetch_jobs_;  // resolved, with an argument to fetch (under dep_mu_)
   std::atomic<bool> dep_fetch_pending_{false};
+  std::atomic<std::uint64_t> stat_served_here_{0};
+  std::atomic<std::uint64_t> stat_pushed_{0};
 
   // ---- object store (runtime_objects.cpp)
   /// Gives rank 0 the refs serialized inside a value (kind 0: object `container`; kind 1: the

@@ -116,6 +116,7 @@ std::vector<int> Runtime::release_dependents(ObjectId id, const ObjectPtr& outco
     std::lock_guard<std::mutex> lk(dep_mu_);
     if (dep_waiters_.count(id)) {
       served.push_back(layout_.rank);
+      stat_served_here_.fetch_add(1, std::memory_order_relaxed);
       dep_values_[id] = outcome;  // for tasks still on their way; rank 0's kDepDone drops it
       deliver_locked(id, outcome, ready);
     }
@@ -125,6 +126,7 @@ std::vector<int> Runtime::release_dependents(ObjectId id, const ObjectPtr& outco
         for (int dest : p->second) {
           queue_record(dest, [&](Writer& w) { encode_dep_value(w, id, false, *outcome); });
           served.push_back(dest);
+          stat_pushed_.fetch_add(1, std::memory_order_relaxed);
         }
       }
       push_to_.erase(p);
@@ -178,10 +180,18 @@ void Runtime::send_dep_messages() {
   for (const DepMessage& m : msgs) {
     Writer& w = outbox_[m.dest];
     switch (m.kind) {
-      case DepMessage::kPushTo: encode_push_to(w, m.id, m.consumer); break;
-      case DepMessage::kValue: encode_dep_value(w, m.id, true, *m.outcome); break;
-      case DepMessage::kDone: encode_dep_done(w, m.id, true); break;
-      case DepMessage::kCancel: encode_dep_done(w, m.id, false); break;
+      case DepMessage::kPushTo:
+        encode_push_to(w, m.id, m.consumer);
+        break;
+      case DepMessage::kValue:
+        encode_dep_value(w, m.id, true, *m.outcome);
+        break;
+      case DepMessage::kDone:
+        encode_dep_done(w, m.id, true);
+        break;
+      case DepMessage::kCancel:
+        encode_dep_done(w, m.id, false);
+        break;
     }
   }
   outbox_dirty_.store(true, std::memory_order_release);

@@ -61,6 +61,7 @@ bool Runtime::flush_outboxes() {
 
 bool Runtime::sweep() {
   bool did = false;
+  last_sweep_.store(now_ns(), std::memory_order_relaxed);
   if (scheduler_) {
     std::vector<std::unique_ptr<TaskRecord>> in;
     if (intake_size_.load(std::memory_order_acquire) != 0) {

@@ -76,7 +76,8 @@ void Runtime::run_job(Job& job) {
       for (ObjectId id : contained) release(id);
     }
   }
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+  const auto t1 = Clock::now();
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
   const auto exec_ns = static_cast<std::uint32_t>(std::min<long long>(ns, 0xFFFFFFFFll));
   stat_tasks_.fetch_add(1, std::memory_order_relaxed);
   const std::uint64_t blocked = tl_blocked_ns - blocked_before;
@@ -116,13 +117,14 @@ void Runtime::run_job(Job& job) {
       encode_result_ok(w, job.task, exec_ns, out.view(), fn->result_tag, served);
     });
   }
-  const bool pushed = std::any_of(served.begin(), served.end(),
-                                  [&](int r) { return r != layout_.rank; });
+  const bool pushed =
+      std::any_of(served.begin(), served.end(), [&](int r) { return r != layout_.rank; });
   // A long task's result should not wait for the next idle moment of this thread; a pushed
   // value is awaited on another rank; and tasks waiting here for pushed values should see them
   // as soon as they come (the progress thread only looks every batch_nap()).
   if (ns > 20000 || error || pushed ||
-      dep_active_.load(std::memory_order_relaxed))
+      (dep_active_.load(std::memory_order_relaxed) &&
+       now_ns(t1) - last_sweep_.load(std::memory_order_relaxed) > 10000))
     try_progress();
   if (layout_.rank == 0) kick();
 }

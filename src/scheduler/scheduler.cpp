@@ -26,14 +26,15 @@ void for_each_arg(std::string_view args, Fn&& fn) {
 
 int cap_for(int threads, double avg_ns) {
   const double per_thread = static_cast<double>(Scheduler::kQueuedWorkNs) / std::max(avg_ns, 1.0);
-  const double clamped = std::clamp(per_thread, double(Scheduler::kMinPerThread),
-                                    double(Scheduler::kMaxPerThread));
+  const double clamped =
+      std::clamp(per_thread, double(Scheduler::kMinPerThread), double(Scheduler::kMaxPerThread));
   return threads * static_cast<int>(clamped);
 }
 
 }  // namespace
 
-Scheduler::Scheduler(ObjectTable& table, std::vector<int> threads_per_rank, std::size_t inline_limit)
+Scheduler::Scheduler(ObjectTable& table, std::vector<int> threads_per_rank,
+                     std::size_t inline_limit)
     : table_(table), inline_limit_(inline_limit) {
   ranks_.resize(threads_per_rank.size());
   for (std::size_t r = 0; r < threads_per_rank.size(); ++r) {
@@ -70,8 +71,9 @@ void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
     }
   } drop{table_, std::move(t->submit_holds)};
   if (!find_function(t->func_id)) {
-    finish(t, make_error(*t, "mpiray::RegistrationError",
-                         "function id not registered on rank 0; do all ranks run the same binary?"));
+    finish(t,
+           make_error(*t, "mpiray::RegistrationError",
+                      "function id not registered on rank 0; do all ranks run the same binary?"));
     return;
   }
   ObjectPtr failed;
@@ -179,7 +181,7 @@ void Scheduler::resolve_args(TaskRecord* t) {
   release_deps(t);
 }
 
-int Scheduler::predispatch_rank(const TaskRecord& t) const {
+int Scheduler::predispatch_rank(const TaskRecord& t, int* room_rank) const {
   // Every missing argument must be made by a dispatched task whose first outcome is final (no
   // retries): a worker waiting for it can then never be stranded.
   int best = -1, best_count = 0;
@@ -203,22 +205,36 @@ int Scheduler::predispatch_rank(const TaskRecord& t) const {
       best = c->first;
     }
   }
-  // Rank 0 keeps the balance: when the rank making most of the arguments carries clearly more
-  // work than another rank making some of them, the lighter one takes the task (in a stencil the
-  // border between two ranks' columns moves; columns stay contiguous).
-  if (best >= 0 && counts.size() > 1) {
-    auto load = [&](int rank) {
+  // Rank 0 keeps the balance. Tasks go ahead as soon as they are submitted, so this is where
+  // the work is shared out: by tasks held, waiting or not. When the rank making most of the
+  // arguments holds clearly more than another rank making some of them, that one takes the task
+  // (in a stencil the border between two ranks' columns moves; columns stay contiguous). When it
+  // holds several times more than the least loaded rank, that rank takes it: its descendants
+  // then stay there, so no rank is left out for good (a chain sent ahead moves to another rank
+  // about once every few dozen links, one push each time).
+  if (best >= 0) {
+    auto total = [&](int rank) {
       const RankState& r = ranks_[rank];
       return double(r.in_flight - r.blocked) / r.threads;
     };
     int light = best;
     for (const auto& c : counts)
-      if (load(c.first) < load(light)) light = c.first;
-    if (load(best) > 1.25 * load(light) + 2) best = light;
+      if (total(c.first) < total(light)) light = c.first;
+    int lightest = best;
+    for (int rank : executors_)
+      if (total(rank) < total(lightest)) lightest = rank;
+    if (total(best) > 4 * total(lightest) + 8) {
+      best = lightest;
+    } else if (total(best) > 1.5 * total(light) + 4) {
+      best = light;
+    }
   }
   if (t.pin >= 0) best = t.pin;
   if (best < 0 || ranks_[best].threads == 0) return -1;
-  if (!has_waiting_room(ranks_[best]) && !t.nested) return -1;
+  if (!has_waiting_room(ranks_[best]) && !t.nested) {
+    if (room_rank) *room_rank = best;
+    return kNoRoom;
+  }
   return best;
 }
 
@@ -286,6 +302,7 @@ void Scheduler::on_result(int rank, ObjectId id, std::uint32_t exec_ns, ObjectPt
       if (!outcome->local() && !outcome->failed() && c != outcome->owner)
         table_.add_copy(id, c);  // it will fetch and cache a copy
       dep_messages_.push_back({DepMessage::kValue, c, id, -1, outcome});
+      forwarded_.fetch_add(1, std::memory_order_relaxed);
       if (std::find(t->push_asked.begin(), t->push_asked.end(), c) != t->push_asked.end())
         cancel = true;
     }
@@ -316,7 +333,9 @@ void Scheduler::on_result(int rank, ObjectId id, std::uint32_t exec_ns, ObjectPt
   finish(t, std::move(outcome));
 }
 
-void Scheduler::on_blocked(int rank, int delta) { ranks_.at(rank).blocked += delta; }
+void Scheduler::on_blocked(int rank, int delta) {
+  ranks_.at(rank).blocked += delta;
+}
 
 void Scheduler::finish(TaskRecord* t, ObjectPtr outcome) {
   std::vector<std::pair<ObjectId, ObjectPtr>> work;

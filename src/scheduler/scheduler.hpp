@@ -10,6 +10,7 @@
 // and holding them back could deadlock a fully blocked rank.
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -45,6 +46,7 @@ struct TaskRecord {
   // Worker-side release (see Scheduler): this task was sent to its executor before some of its
   // arguments existed; they stay kRef in `args` and the executor waits for them itself.
   bool predispatched = false;
+  bool held_back = false;       // queued in a rank's held_back
   std::vector<int> consumers;   // ranks running pre-dispatched dependents of this task
   std::vector<int> push_asked;  // of them, those this task's executor was asked to push to
 };
@@ -95,13 +97,17 @@ class Scheduler {
   template <class Send>
   std::size_t dispatch(Send&& send);
 
-  /// Worker-side release on or off (default off; the runtime turns it on). On: a task whose missing arguments are all being
-  /// made by dispatched tasks (without retries left) is sent at once to the rank making most of
-  /// them; that rank runs it as soon as its own results or pushed values arrive, with no round
-  /// trip through rank 0. Rank 0 still places every task and keeps the cap on each rank.
+  /// Worker-side release on or off (default off; the runtime turns it on). On: a task whose missing
+  /// arguments are all being made by dispatched tasks (without retries left) is sent at once to the
+  /// rank making most of them; that rank runs it as soon as its own results or pushed values
+  /// arrive, with no round trip through rank 0. Rank 0 still places every task and keeps the cap on
+  /// each rank.
   void set_predispatch(bool on) { predispatch_on_ = on; }
   std::vector<DepMessage> take_dep_messages() { return std::move(dep_messages_); }
-  std::uint64_t predispatched() const { return predispatched_; }
+  /// Tasks sent ahead of their arguments, and values sent to waiting ranks nobody had served
+  /// (read from other threads: atomic).
+  std::uint64_t predispatched() const { return predispatched_.load(std::memory_order_relaxed); }
+  std::uint64_t forwarded() const { return forwarded_.load(std::memory_order_relaxed); }
   /// Objects completed (value or error) since the last call.
   std::vector<ObjectId> take_completed() { return std::move(completed_); }
   std::size_t outstanding() const { return tasks_.size(); }
@@ -129,14 +135,15 @@ class Scheduler {
     double avg_ns = 1e6;
     std::uint64_t dispatched = 0;
     std::deque<TaskRecord*> pinned;
+    std::deque<ObjectId> held_back;  // could go ahead to this rank, but it had no room
   };
   bool has_room(const RankState& r) const { return r.in_flight - r.blocked - r.waiting < r.cap; }
   /// Tasks sent ahead of their arguments are limited apart from the cap: they take no thread
   /// (a rank full of them must still get the tasks that make their arguments), but memory.
   bool has_waiting_room(const RankState& r) const {
-    return r.waiting < std::max(r.cap, kMinWaiting);
+    return r.waiting < std::max(4 * r.cap, kMinWaiting);
   }
-  static constexpr int kMinWaiting = 256;
+  static constexpr int kMinWaiting = 16384;
   void make_ready(TaskRecord* t);
   void resolve_args(TaskRecord* t);
   void finish(TaskRecord* t, ObjectPtr outcome);
@@ -144,8 +151,10 @@ class Scheduler {
                      std::vector<std::pair<ObjectId, ObjectPtr>>& work);
   void release_waiters(std::vector<std::pair<ObjectId, ObjectPtr>>& work);
   void release_deps(TaskRecord* t);
-  /// Rank for sending `t` before its arguments exist, or -1 when it must wait here.
-  int predispatch_rank(const TaskRecord& t) const;
+  /// Rank for sending `t` before its arguments exist; -1 when it must wait here, kNoRoom when
+  /// it could go but its rank has enough waiting tasks already.
+  static constexpr int kNoRoom = -2;
+  int predispatch_rank(const TaskRecord& t, int* room_rank = nullptr) const;
   /// Substitutes the arguments that exist, registers `rank` as consumer of the others.
   void prepare_predispatch(TaskRecord* t, int rank);
   /// Writes a ref argument that exists (value inline, or where to fetch it).
@@ -169,7 +178,8 @@ class Scheduler {
   bool predispatch_on_ = false;  // the runtime turns it on (multi-rank jobs)
   std::vector<ObjectId> check_;  // tasks waiting for arguments: may now go out early
   std::vector<DepMessage> dep_messages_;
-  std::uint64_t predispatched_ = 0;
+  std::atomic<std::uint64_t> predispatched_{0};
+  std::atomic<std::uint64_t> forwarded_{0};
   std::size_t queued_ = 0;
   std::size_t high_water_ = 0;
 };
@@ -283,6 +293,34 @@ std::size_t Scheduler::dispatch(Send&& send) {
     }
   }
   // Tasks whose missing arguments are all under way go to a worker now (worker-side release).
+  // Those held back for room go first, in order per rank, as far as there is room again.
+  for (int hr : executors_) {
+    std::deque<ObjectId>& held = ranks_[hr].held_back;
+    while (!held.empty()) {
+      auto it = tasks_.find(held.front());
+      if (it != tasks_.end()) {
+        TaskRecord* t = it->second.get();
+        if (!t->predispatched && t->running_on < 0 && t->unresolved > 0) {
+          int room_rank = -1;
+          const int rank = predispatch_rank(*t, &room_rank);
+          if (rank == kNoRoom && room_rank == hr) break;
+          if (rank == kNoRoom) {
+            ranks_[room_rank].held_back.push_back(t->id);  // now meant for another rank
+            held.pop_front();
+            continue;
+          }
+          if (rank >= 0) {
+            prepare_predispatch(t, rank);
+            predispatched_.fetch_add(1, std::memory_order_relaxed);
+            ++ranks_[rank].waiting;
+            emit(rank, t);
+          }
+        }
+        t->held_back = false;
+      }
+      held.pop_front();
+    }
+  }
   while (!check_.empty()) {
     const ObjectId cid = check_.back();
     check_.pop_back();
@@ -290,10 +328,15 @@ std::size_t Scheduler::dispatch(Send&& send) {
     if (it == tasks_.end()) continue;
     TaskRecord* t = it->second.get();
     if (t->predispatched || t->running_on >= 0 || t->unresolved == 0) continue;
-    const int rank = predispatch_rank(*t);
+    int room_rank = -1;
+    const int rank = predispatch_rank(*t, &room_rank);
+    if (rank == kNoRoom && !t->held_back) {
+      t->held_back = true;  // retried when room frees up, before it would go the long way
+      ranks_[room_rank].held_back.push_back(t->id);
+    }
     if (rank < 0) continue;
     prepare_predispatch(t, rank);
-    ++predispatched_;
+    predispatched_.fetch_add(1, std::memory_order_relaxed);
     ++ranks_[rank].waiting;
     emit(rank, t);
   }

@@ -7,7 +7,9 @@ std::size_t begin_record(Writer& w, MsgType type) {
   return w.begin_len();
 }
 
-void end_record(Writer& w, std::size_t at) { w.end_len(at); }
+void end_record(Writer& w, std::size_t at) {
+  w.end_len(at);
+}
 
 void encode_execute(Writer& w, ObjectId task, std::uint64_t func, std::uint32_t attempt,
                     std::string_view name, std::string_view args, ObjectId parent) {

@@ -59,8 +59,8 @@ enum class MsgType : std::uint8_t {
   kBroadcast,   // u64 object, u64 size, u64 tag: join MPI_Ibcast #n     (rank 0 -> workers)
   kContains,    // u64 value, u8 kind (0 object, 1 task arguments), u32 n, u64 ids: refs inside
   kAddRef,      // u64 object: this worker now holds refs to it (it deserialized one)
-  kTrace,       // str trace events (JSON objects, comma separated)      (worker -> rank 0, shutdown)
-  kStats,       // RankStats as raw bytes                                 (worker -> rank 0, shutdown)
+  kTrace,  // str trace events (JSON objects, comma separated)      (worker -> rank 0, shutdown)
+  kStats,  // RankStats as raw bytes                                 (worker -> rank 0, shutdown)
   // Worker-side release of dependents (scheduler.hpp, runtime_deps.cpp):
   kPushTo,    // u64 object, i32 consumer: push its value there once made   (rank 0 -> producer)
   kDepValue,  // u64 object, u8 final, outcome: a waited-for value  (producer or rank 0 -> consumer)

@@ -12,10 +12,18 @@ void append_json_string(std::string& out, const std::string& s) {
   out.push_back('"');
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -63,9 +71,10 @@ std::string Tracer::take_events_json(int rank) {
   }
   std::string out;
   char buf[256];
-  std::snprintf(buf, sizeof buf,
-                "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"args\":{\"name\":\"rank %d\"}}",
-                rank, rank);
+  std::snprintf(
+      buf, sizeof buf,
+      "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"args\":{\"name\":\"rank %d\"}}", rank,
+      rank);
   out += buf;
   for (const Span& s : spans) {
     out += ",{\"name\":";
@@ -83,8 +92,12 @@ std::string Tracer::take_events_json(int rank) {
 
 std::string format_stats(const std::vector<RankStats>& per_rank, std::uint64_t queue_high_water,
                          std::uint64_t early) {
-  std::string out = "mpiray stats:\n  rank  threads      tasks  actor_calls   busy%%     sent_MiB  fetched_MiB  spilled\n";
-  out = "mpiray stats:\n  rank  threads      tasks  actor_calls   busy%     sent_MiB  fetched_MiB  spilled\n";
+  std::string out =
+      "mpiray stats:\n  rank  threads      tasks  actor_calls   busy%%     sent_MiB  fetched_MiB  "
+      "spilled\n";
+  out =
+      "mpiray stats:\n  rank  threads      tasks  actor_calls   busy%     sent_MiB  fetched_MiB  "
+      "spilled\n";
   char line[256];
   for (std::size_t r = 0; r < per_rank.size(); ++r) {
     const RankStats& s = per_rank[r];
@@ -93,9 +106,8 @@ std::string format_stats(const std::vector<RankStats>& per_rank, std::uint64_t q
     std::snprintf(line, sizeof line, "  %4zu  %7llu  %9llu  %11llu  %6.1f  %11.2f  %11.2f  %7llu\n",
                   r, static_cast<unsigned long long>(s.threads),
                   static_cast<unsigned long long>(s.tasks),
-                  static_cast<unsigned long long>(s.actor_calls), busy,
-                  s.bytes_sent / 1048576.0, s.bytes_fetched / 1048576.0,
-                  static_cast<unsigned long long>(s.objects_spilled));
+                  static_cast<unsigned long long>(s.actor_calls), busy, s.bytes_sent / 1048576.0,
+                  s.bytes_fetched / 1048576.0, static_cast<unsigned long long>(s.objects_spilled));
     out += line;
   }
   std::snprintf(line, sizeof line, "  scheduler queue high-water mark: %llu tasks\n",

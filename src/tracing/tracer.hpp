@@ -54,7 +54,8 @@ class TraceSpan {
     }
   }
   ~TraceSpan() {
-    if (on_) Tracer::instance().record(std::move(name_), category_, start_, Tracer::now_us(), bytes_);
+    if (on_)
+      Tracer::instance().record(std::move(name_), category_, start_, Tracer::now_us(), bytes_);
   }
   void add_bytes(std::uint64_t b) { bytes_ += b; }
   TraceSpan(const TraceSpan&) = delete;

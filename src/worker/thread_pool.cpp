@@ -1,5 +1,7 @@
 #include "worker/thread_pool.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -10,7 +12,9 @@ namespace {
 thread_local bool tl_on_pool = false;
 }
 
-bool ThreadPool::on_pool_thread() { return tl_on_pool; }
+bool ThreadPool::on_pool_thread() {
+  return tl_on_pool;
+}
 
 ThreadPool::ThreadPool(int threads, Runner run, Idle idle, std::atomic<int>* pollers,
                        bool start_now)
@@ -58,7 +62,9 @@ void ThreadPool::end_block() {
   --blocked_;
 }
 
-ThreadPool::~ThreadPool() { stop(); }
+ThreadPool::~ThreadPool() {
+  stop();
+}
 
 void ThreadPool::push(std::vector<Job>&& jobs) {
   bool wake = false;
@@ -175,6 +181,10 @@ void ThreadPool::loop() {
     }
     const auto wait = backoff.step();
     if (wait.count() == 0) continue;
+    if (hot_ && hot_->load(std::memory_order_acquire)) {
+      sched_yield();
+      continue;
+    }
     set_polling(false);
     std::unique_lock<std::mutex> lk(mu_);
     if (stopping_ || !queue_.empty()) continue;

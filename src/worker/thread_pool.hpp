@@ -54,6 +54,10 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
+  /// While `*hot` is true, idle threads keep polling (spin and yield) instead of sleeping: work
+  /// is known to be on its way (jobs here wait for values other ranks push), and a sleeping
+  /// thread would notice it only when its nap ends.
+  void set_hot_flag(const std::atomic<bool>* hot) { hot_ = hot; }
   void push(std::vector<Job>&& jobs);
   /// Runs one queued job on the calling thread; false if the queue was empty.
   bool try_run_one();
@@ -79,6 +83,7 @@ class ThreadPool {
   Runner run_;
   Idle idle_;
   std::atomic<int>* pollers_;
+  const std::atomic<bool>* hot_ = nullptr;
   int size_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

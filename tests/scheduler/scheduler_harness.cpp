@@ -5,7 +5,9 @@
 #include "mpiray/remote.hpp"
 
 namespace {
-int harness_function(int x) { return x; }
+int harness_function(int x) {
+  return x;
+}
 }  // namespace
 MPIRAY_REMOTE(harness_function);
 
@@ -13,7 +15,9 @@ namespace mpiray_test {
 
 using namespace mpiray::detail;
 
-std::uint64_t task_function_id() { return fnv1a(kTaskFunction); }
+std::uint64_t task_function_id() {
+  return fnv1a(kTaskFunction);
+}
 
 ArgsBuilder& ArgsBuilder::value(const std::string& bytes) {
   args_.emplace_back(false, bytes);

@@ -59,7 +59,9 @@ class SchedulerHarness {
 
   /// Creates the result entry (one reference, as the submitter's handle) and submits the task.
   ObjectId submit(std::string args, TaskOptions opt = {});
-  ObjectId submit_plain(TaskOptions opt = {}) { return submit(ArgsBuilder().value("v").build(), opt); }
+  ObjectId submit_plain(TaskOptions opt = {}) {
+    return submit(ArgsBuilder().value("v").build(), opt);
+  }
   /// Runs one dispatch round and returns what was sent, in order.
   std::vector<Dispatched> dispatch();
   /// Reports a task's success / failure from `rank`. exec_ns defaults to a duration that keeps

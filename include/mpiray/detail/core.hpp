@@ -155,6 +155,15 @@ struct FetchCounters {
 };
 FetchCounters fetch_counters() noexcept;
 
+/// Worker-side release of dependents on this rank so far (tests and statistics).
+struct ReleaseCounters {
+  std::uint64_t sent_ahead = 0;   // rank 0: tasks sent before their arguments existed
+  std::uint64_t forwarded = 0;    // rank 0: values it sent to waiting ranks nobody served
+  std::uint64_t served_here = 0;  // executor: values it made and gave to its own waiting tasks
+  std::uint64_t pushed = 0;       // executor: values it pushed to waiting tasks on other ranks
+};
+ReleaseCounters release_counters() noexcept;
+
 int current_rank() noexcept;
 int current_world_size() noexcept;
 int current_num_workers() noexcept;

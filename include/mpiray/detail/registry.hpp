@@ -72,7 +72,8 @@ template <class T>
 T decode_arg(Reader& in) {
   const auto kind = in.get<ArgKind>();
   if (kind != ArgKind::kValue)
-    throw std::runtime_error("mpiray: internal error: unresolved ObjectRef argument reached a worker");
+    throw std::runtime_error(
+        "mpiray: internal error: unresolved ObjectRef argument reached a worker");
   return Codec<T>::decode(in.get_bytes());
 }
 
@@ -80,8 +81,8 @@ template <auto F, class R, class... P, std::size_t... I>
 void invoke_with(Reader& in, Writer& out, std::index_sequence<I...>) {
   const auto n = in.get<std::uint32_t>();
   if (n != sizeof...(P))
-    throw std::runtime_error("mpiray: task received " + std::to_string(n) + " arguments, expected " +
-                             std::to_string(sizeof...(P)));
+    throw std::runtime_error("mpiray: task received " + std::to_string(n) +
+                             " arguments, expected " + std::to_string(sizeof...(P)));
   // Braced initialisation evaluates left to right, matching the encoding order.
   std::tuple<std::decay_t<P>...> args{decode_arg<std::decay_t<P>>(in)...};
   if constexpr (std::is_void_v<R>) {
