@@ -96,7 +96,6 @@ Runtime::Runtime(int* argc, char*** argv) {
       });
   if (layout_.rank == 0) {
     scheduler_ = std::make_unique<Scheduler>(table_, threads_per_rank, inline_limit_);
-    for (int t : threads_per_rank) executor_threads_ += t;
     // Worker-side release (MPIRAY_WORKER_RELEASE=0 turns it off, for comparisons). One process
     // runs everything itself anyway.
     const char* release = env("MPIRAY_WORKER_RELEASE");

@@ -100,35 +100,15 @@ class Runtime {
   void progress_loop(const std::atomic<bool>& stop);
   /// Rank 0 with tasks in flight naps at most 100 µs: the workers hold about 1 ms of queued work
   /// (the scheduler's cap), and a scheduler asleep for a whole back-off step (1 ms) let them run
-  /// dry between batches (efficiency halved for ~50 µs tasks in bench_metg). On an oversubscribed
-  /// node with every worker thread fed several tasks it naps at once instead of spinning first:
-  /// no single reply is urgent then, and the core it would spin on is one a worker needs
-  /// (bench_metg: rank 0 polling took half a core from the workers).
+  /// dry between batches (efficiency halved for ~50 µs tasks in bench_metg).
   std::chrono::microseconds scheduler_nap(std::chrono::microseconds w) const {
-    if (!scheduler_ || unfinished_.load(std::memory_order_relaxed) == 0) return w;
-    constexpr std::chrono::microseconds kNap{100};
-    if (BackoffConfig::oversubscribed() &&
-        in_flight_.load(std::memory_order_relaxed) > 2 * executor_threads_)
-      return kNap;
-    return std::min(w, kNap);
-  }
-  /// A progress thread that just moved some records naps this long instead of sweeping again at
-  /// once, so records are handled in batches and the cores stay with the task threads (0: sweep
-  /// again). Workers: always (it only sweeps while no task thread is idle, and task threads
-  /// flush their own results and pushes when they need to; a worker has as many task threads
-  /// as cores). Rank 0: on an oversubscribed node while every worker thread has several tasks.
-  /// Without it, rank 0 and each worker's progress thread swept after every few records and
-  /// took most of a core from the task threads (bench_metg).
-  std::chrono::microseconds batch_nap() const {
-    if (scheduler_ && (!BackoffConfig::oversubscribed() ||
-                       in_flight_.load(std::memory_order_relaxed) <= 2 * executor_threads_))
-      return std::chrono::microseconds(0);
-    return std::chrono::microseconds(50);
+    if (scheduler_ && unfinished_.load(std::memory_order_relaxed) > 0 &&
+        w > std::chrono::microseconds(100))
+      return std::chrono::microseconds(100);
+    return w;
   }
   /// Sleeps the progress thread for `w` unless kicked.
   void progress_sleep(std::chrono::microseconds w, const std::atomic<bool>& stop);
-  std::atomic<int> in_flight_{0};  // rank 0: tasks on the workers now (set by each sweep)
-  int executor_threads_ = 0;
   void run_job(Job& job);
   ObjectId new_id();
   /// Object ids of the kRef arguments in encoded task arguments.

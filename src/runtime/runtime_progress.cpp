@@ -94,7 +94,6 @@ bool Runtime::sweep() {
     if (!completed.empty()) answer_waiters(completed);
     unfinished_.store(scheduler_->outstanding() + intake_size_.load(std::memory_order_acquire),
                       std::memory_order_release);
-    in_flight_.store(scheduler_->in_flight(), std::memory_order_relaxed);
   }
   did = flush_outboxes() || did;
   did = transport_->test_sends() || did;
@@ -344,7 +343,6 @@ void Runtime::progress_loop(const std::atomic<bool>& stop) {
     }
     if (try_progress()) {
       backoff.reset();
-      if (const auto nap = batch_nap(); nap.count() > 0) progress_sleep(nap, stop);
       continue;
     }
     const auto w = scheduler_nap(backoff.step());

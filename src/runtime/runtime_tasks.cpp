@@ -121,7 +121,7 @@ void Runtime::run_job(Job& job) {
       std::any_of(served.begin(), served.end(), [&](int r) { return r != layout_.rank; });
   // A long task's result should not wait for the next idle moment of this thread; a pushed
   // value is awaited on another rank; and tasks waiting here for pushed values should see them
-  // as soon as they come (the progress thread only looks every batch_nap()).
+  // as soon as they come, not when this thread next idles.
   if (ns > 20000 || error || pushed ||
       (dep_active_.load(std::memory_order_relaxed) &&
        now_ns(t1) - last_sweep_.load(std::memory_order_relaxed) > 10000))
@@ -220,23 +220,18 @@ bool Runtime::wait_until(Done&& done, Deadline deadline, ObjectId single) {
       backoff.reset();
       continue;
     }
-    std::chrono::microseconds w{0};
-    bool batching = false;
     if (try_progress()) {
       backoff.reset();
-      // The driver waiting on a busy job: handle the workers' records in batches. It stays the
-      // rank's poller meanwhile (the progress thread sleeping on would only trade places).
-      if (scheduler_ && !on_pool) w = batch_nap();
-      if (w.count() == 0) continue;
-      batching = true;
-    } else if (on_pool && !block_scope.pool) {
+      continue;
+    }
+    if (on_pool && !block_scope.pool) {
       // Nothing of ours to run: this thread waits, another one takes its place in the pool.
       pool_->begin_block();
       block_scope.pool = pool_.get();
       blocked_time.on = true;
       blocked_time.t0 = Clock::now();
     }
-    if (w.count() == 0) w = scheduler_nap(backoff.step());
+    const auto w = scheduler_nap(backoff.step());
     if (w.count() == 0) continue;
     if (on_pool && !reported_block) {
       queue_record(0, [](Writer& w2) { encode_id(w2, MsgType::kBlock, 0); });
@@ -245,10 +240,8 @@ bool Runtime::wait_until(Done&& done, Deadline deadline, ObjectId single) {
     }
     auto until = Clock::now() + w;
     if (deadline && *deadline < until) until = *deadline;
-    if (!batching) {
-      poller.set(false);
-      kick(/*strong=*/true);  // we stop polling: the progress thread must not wait out its courtesy
-    }
+    poller.set(false);
+    kick(/*strong=*/true);  // we stop polling: the progress thread must not wait out its courtesy
     if (single) {
       table_.wait_change_for(single, gen, until);
     } else {

@@ -75,6 +75,9 @@ class Scheduler {
   static constexpr std::uint64_t kQueuedWorkNs = 1'000'000;
   static constexpr int kMinPerThread = 2;
   static constexpr int kMaxPerThread = 2048;
+  /// Tasks sent ahead of their arguments that a rank may hold at once: at least this many, or
+  /// 4 caps' worth (memory only: they take no thread until their arguments exist).
+  static constexpr int kMinWaiting = 16384;
 
   /// threads_per_rank[r] > 0 marks rank r as an executor with that many threads. Arguments
   /// larger than `inline_limit` bytes (or held on another rank) are not copied into the task:
@@ -143,7 +146,6 @@ class Scheduler {
   bool has_waiting_room(const RankState& r) const {
     return r.waiting < std::max(4 * r.cap, kMinWaiting);
   }
-  static constexpr int kMinWaiting = 16384;
   void make_ready(TaskRecord* t);
   void resolve_args(TaskRecord* t);
   void finish(TaskRecord* t, ObjectPtr outcome);

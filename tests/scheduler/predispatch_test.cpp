@@ -201,6 +201,37 @@ TEST(SchedulerPredispatch, TasksWaitingForArgumentsDoNotTakeTheRoomOfRunnableOne
   EXPECT_EQ(sent[0].rank, 1);
 }
 
+TEST(SchedulerPredispatch, ARankWithoutRoomForWaitingTasksDoesNotHoldBackTheOthers) {
+  Harness h;
+  TaskOptions on1, on2;
+  on1.pin = 1;
+  on2.pin = 2;
+  const ObjectId a = h.submit_plain(on1);
+  const ObjectId b = h.submit_plain(on2);
+  ASSERT_EQ(h.dispatch().size(), 2u);
+  const int limit = mpiray::detail::Scheduler::kMinWaiting;
+  for (int i = 0; i < limit; ++i) h.submit(ArgsBuilder().ref(a).build(), on1);
+  const auto ahead = h.dispatch();
+  EXPECT_EQ(ahead.size(), static_cast<std::size_t>(limit));
+  const ObjectId held = h.submit(ArgsBuilder().ref(a).build(), on1);
+  EXPECT_TRUE(h.dispatch().empty()) << "rank 1 holds as many waiting tasks as allowed";
+  const ObjectId other = h.submit(ArgsBuilder().ref(b).build(), on2);
+  auto sent = h.dispatch();
+  ASSERT_EQ(sent.size(), 1u) << "rank 2 still takes tasks ahead of their arguments";
+  EXPECT_EQ(sent[0].task.id, other);
+  EXPECT_EQ(sent[0].rank, 2);
+  // Once a is made and rank 1 has run what it held, the held task goes (with its argument
+  // inline), exactly once.
+  h.succeed(1, a, "A", mpiray::detail::Scheduler::kQueuedWorkNs, {1});
+  EXPECT_TRUE(h.dispatch().empty()) << "rank 1's tasks are all runnable now: no room";
+  for (const auto& d : ahead) h.succeed(1, d.task.id, "x");
+  sent = h.dispatch();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].task.id, held);
+  EXPECT_EQ(decode_args(sent[0].task.args)[0].kind, ArgKind::kValue);
+  EXPECT_TRUE(h.dispatch().empty());
+}
+
 TEST(SchedulerPredispatch, OffKeepsEveryDependentOnRankZero) {
   SchedulerHarness h({0, 1, 1});
   const ObjectId a = h.submit_plain();
