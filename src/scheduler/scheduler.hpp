@@ -120,13 +120,6 @@ class Scheduler {
   std::uint64_t locality_hits() const { return locality_hits_; }
   int cap(int rank) const { return ranks_.at(rank).cap; }
   int in_flight(int rank) const { return ranks_.at(rank).in_flight; }
-  /// Tasks on all executors now, less those blocked in get() (including tasks sent ahead of
-  /// their arguments: the workers release those themselves).
-  int in_flight() const {
-    int n = 0;
-    for (int rank : executors_) n += ranks_[rank].in_flight - ranks_[rank].blocked;
-    return n;
-  }
 
  private:
   struct RankState {
