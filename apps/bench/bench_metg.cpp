@@ -44,7 +44,7 @@
 //                 point of the sweep is below 50%, the crossing between the two is interpolated
 //                 (log granularity linear in efficiency).
 // `iterations` goes down by powers of 2 from --max-iterations to --min-iterations; a system's
-// sweep stops after two points in a row below 50%. Every point is the median of --reps runs,
+// sweep stops after three points in a row below 50%. Every point is the median of --reps runs,
 // mpiray's and plain MPI's runs alternating. A comment line per pattern also gives the METGs
 // computed from each point's fastest run (noise from other jobs only ever slows runs down).
 //
@@ -472,7 +472,7 @@ void usage() {
 }
 
 // Rank 0: adds the medians of one point to the sweeps. The yardstick (`peak`) is the better of the
-// two systems' median FLOP/s at the largest tasks (the first point). A sweep ends after two
+// two systems' median FLOP/s at the largest tasks (the first point). A sweep ends after three
 // points in a row below 50% of it.
 void add_point(long it, const Graph& g, const std::vector<double> (&w)[2], const int (&cores)[2],
                Sweep (&sweeps)[2], double* peak, int (&active)[2]) {
@@ -489,11 +489,16 @@ void add_point(long it, const Graph& g, const std::vector<double> (&w)[2], const
     sweeps[s].points.push_back(p);
     if (sweeps[s].points.size() == 1) *peak = std::max(*peak, p.flops);
   }
+  // Three, not two: a single dip of a noisy machine (or of a runtime's ramp-up at one task size)
+  // next to a real crossing ended mpiray's sweep at 250 us tasks in one launch.
+  constexpr std::size_t kStopAfter = 3;
   for (int s = 0; s < 2; ++s) {
     const auto& pts = sweeps[s].points;
-    if (w[s].empty() || pts.size() < 2) continue;
-    if (pts[pts.size() - 1].flops < 0.5 * *peak && pts[pts.size() - 2].flops < 0.5 * *peak)
-      active[s] = 0;
+    if (w[s].empty() || pts.size() < kStopAfter) continue;
+    bool below = true;
+    for (std::size_t k = pts.size() - kStopAfter; k < pts.size(); ++k)
+      below = below && pts[k].flops < 0.5 * *peak;
+    if (below) active[s] = 0;
   }
 }
 
