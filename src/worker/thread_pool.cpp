@@ -1,7 +1,5 @@
 #include "worker/thread_pool.hpp"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <cstdio>
 
@@ -179,12 +177,13 @@ void ThreadPool::loop() {
       backoff.reset();
       continue;
     }
-    const auto wait = backoff.step();
+    auto wait = backoff.step();
     if (wait.count() == 0) continue;
-    if (hot_ && hot_->load(std::memory_order_acquire)) {
-      sched_yield();
-      continue;
-    }
+    // Jobs here wait for values other ranks push: short naps, so a push is noticed soon (a
+    // sleeping thread notices nothing), but no polling at full speed while a producer runs long
+    // (that took 60% of a core; idle ranks must leave the cores alone).
+    if (hot_ && hot_->load(std::memory_order_acquire))
+      wait = std::min(wait, std::chrono::microseconds(kHotNapUs));
     set_polling(false);
     std::unique_lock<std::mutex> lk(mu_);
     if (stopping_ || !queue_.empty()) continue;

@@ -54,10 +54,11 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
-  /// While `*hot` is true, idle threads keep polling (spin and yield) instead of sleeping: work
-  /// is known to be on its way (jobs here wait for values other ranks push), and a sleeping
-  /// thread would notice it only when its nap ends.
+  /// While `*hot` is true, idle threads nap at most kHotNapUs: work is known to be on its way
+  /// (jobs here wait for values other ranks push), and a sleeping thread notices it only when
+  /// its nap ends.
   void set_hot_flag(const std::atomic<bool>* hot) { hot_ = hot; }
+  static constexpr int kHotNapUs = 50;
   void push(std::vector<Job>&& jobs);
   /// Runs one queued job on the calling thread; false if the queue was empty.
   bool try_run_one();

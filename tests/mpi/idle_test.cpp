@@ -21,10 +21,18 @@ double process_cpu_seconds() {
 double cpu_here() {
   return process_cpu_seconds();
 }
+// A long task that uses no CPU (the workload of the test below, not synchronisation).
+int sleep_then(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+int plus_one(int x) {
+  return x + 1;
+}
 
 }  // namespace
 
-MPIRAY_REMOTE(cpu_here);
+MPIRAY_REMOTE(cpu_here, sleep_then, plus_one);
 
 namespace {
 
@@ -50,6 +58,24 @@ TEST(Idle, RanksWithNothingToDoUseLessThanAFifthOfACore) {
     EXPECT_LT(used / (wall + 0.1), 0.2)
         << "rank " << ranks[i] << " used " << used << " s of CPU idle";
   }
+}
+
+TEST(Idle, RankWithTasksWaitingForALongProducerUsesLittleCpu) {
+  // The dependents are sent ahead to their rank (worker-side release) and wait there for a
+  // second: its idle threads must not poll at full speed meanwhile.
+  const int producer = first_executor(), waiter = last_executor();
+  const double before = mpiray::task(cpu_here).on_rank(waiter).remote().get();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto slow = mpiray::task(sleep_then).on_rank(producer).remote(1000);
+  std::vector<mpiray::ObjectRef<int>> waiting;
+  for (int i = 0; i < 8; ++i)
+    waiting.push_back(mpiray::task(plus_one).on_rank(waiter).remote(slow));
+  for (auto& w : waiting) EXPECT_EQ(w.get(), 1001);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double used = mpiray::task(cpu_here).on_rank(waiter).remote().get() - before;
+  if (waiter != producer && waiter != 0)
+    EXPECT_LT(used / wall, 0.2) << "rank " << waiter << " used " << used << " s of CPU in " << wall
+                                << " s while its tasks waited";
 }
 
 }  // namespace
