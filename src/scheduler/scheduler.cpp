@@ -223,9 +223,9 @@ int Scheduler::predispatch_rank(const TaskRecord& t, int* room_rank) const {
     int lightest = best;
     for (int rank : executors_)
       if (total(rank) < total(lightest)) lightest = rank;
-    if (total(best) > 4 * total(lightest) + 8) {
+    if (total(best) > 2 * total(lightest) + 8) {
       best = lightest;
-    } else if (total(best) > 1.5 * total(light) + 4) {
+    } else if (total(best) > 1.2 * total(light) + 2) {
       best = light;
     }
   }
