@@ -80,6 +80,7 @@ class Runtime {
   ReleaseCounters release_counters() const {
     ReleaseCounters c;
     if (scheduler_) {
+      c.enabled = scheduler_->predispatch_on();
       c.sent_ahead = scheduler_->predispatched();
       c.forwarded = scheduler_->forwarded();
     }

@@ -157,6 +157,7 @@ FetchCounters fetch_counters() noexcept;
 
 /// Worker-side release of dependents on this rank so far (tests and statistics).
 struct ReleaseCounters {
+  bool enabled = false;           // rank 0: worker-side release is on for this job
   std::uint64_t sent_ahead = 0;   // rank 0: tasks sent before their arguments existed
   std::uint64_t forwarded = 0;    // rank 0: values it sent to waiting ranks nobody served
   std::uint64_t served_here = 0;  // executor: values it made and gave to its own waiting tasks
