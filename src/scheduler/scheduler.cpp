@@ -231,7 +231,7 @@ int Scheduler::predispatch_rank(const TaskRecord& t, int* room_rank) const {
   }
   if (t.pin >= 0) best = t.pin;
   if (best < 0 || ranks_[best].threads == 0) return -1;
-  if (!has_waiting_room(best) && !t.nested) {
+  if (!has_waiting_room(ranks_[best]) && !t.nested) {
     if (room_rank) *room_rank = best;
     return kNoRoom;
   }
@@ -280,7 +280,6 @@ void Scheduler::on_result(int rank, ObjectId id, std::uint32_t exec_ns, ObjectPt
   RankState& r = ranks_.at(rank);
   --r.in_flight;
   r.avg_ns = 0.9 * r.avg_ns + 0.1 * static_cast<double>(exec_ns);
-  r.task_ns = r.task_ns < 0 ? double(exec_ns) : 0.8 * r.task_ns + 0.2 * double(exec_ns);
   r.cap = cap_for(r.threads, r.avg_ns);
   auto it = tasks_.find(id);
   if (it == tasks_.end()) return;

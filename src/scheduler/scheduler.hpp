@@ -75,22 +75,9 @@ class Scheduler {
   static constexpr std::uint64_t kQueuedWorkNs = 1'000'000;
   static constexpr int kMinPerThread = 2;
   static constexpr int kMaxPerThread = 2048;
-  /// Tasks sent ahead of their arguments that a rank may hold at once: about kAheadNs of work
-  /// per thread by the rank's measured task durations, between kMinAhead and kMaxAhead per
-  /// thread (kMinAhead while no task of the rank has finished yet). Beyond that they wait on
-  /// rank 0 and are placed when room frees up, by the loads of that moment: long tasks are
-  /// placed a step or two ahead (dynamic balance), tiny ones dozens of steps ahead (so a worker
-  /// never waits for rank 0 between them).
-  static constexpr double kAheadNs = 2e6;
-  static constexpr int kMinAhead = 16;
-  static constexpr int kMaxAhead = 4096;
-  int waiting_limit(int rank) const {
-    const RankState& r = ranks_.at(rank);
-    const double per_thread = r.task_ns < 0 ? kMinAhead
-                                            : std::clamp(kAheadNs / std::max(r.task_ns, 1.0),
-                                                         double(kMinAhead), double(kMaxAhead));
-    return r.threads * static_cast<int>(per_thread);
-  }
+  /// Tasks sent ahead of their arguments that a rank may hold at once: at least this many, or
+  /// 4 caps' worth (memory only: they take no thread until their arguments exist).
+  static constexpr int kMinWaiting = 16384;
 
   /// threads_per_rank[r] > 0 marks rank r as an executor with that many threads. Arguments
   /// larger than `inline_limit` bytes (or held on another rank) are not copied into the task:
@@ -143,7 +130,6 @@ class Scheduler {
     int cap = 0;
     int waiting = 0;  // of in_flight: sent ahead, arguments not all made yet (no thread used)
     double avg_ns = 1e6;
-    double task_ns = -1;  // measured task duration (moving average), -1 until the first result
     std::uint64_t dispatched = 0;
     std::deque<TaskRecord*> pinned;
     std::deque<ObjectId> held_back;  // could go ahead to this rank, but it had no room
@@ -151,7 +137,9 @@ class Scheduler {
   bool has_room(const RankState& r) const { return r.in_flight - r.blocked - r.waiting < r.cap; }
   /// Tasks sent ahead of their arguments are limited apart from the cap: they take no thread
   /// (a rank full of them must still get the tasks that make their arguments), but memory.
-  bool has_waiting_room(int rank) const { return ranks_[rank].waiting < waiting_limit(rank); }
+  bool has_waiting_room(const RankState& r) const {
+    return r.waiting < std::max(4 * r.cap, kMinWaiting);
+  }
   void make_ready(TaskRecord* t);
   void resolve_args(TaskRecord* t);
   void finish(TaskRecord* t, ObjectPtr outcome);
