@@ -207,11 +207,12 @@ int Scheduler::predispatch_rank(const TaskRecord& t, int* room_rank) const {
   }
   // Rank 0 keeps the balance. Tasks go ahead as soon as they are submitted, so this is where
   // the work is shared out: by tasks held, waiting or not. When the rank making most of the
-  // arguments holds clearly more than another rank making some of them, that one takes the task
-  // (in a stencil the border between two ranks' columns moves; columns stay contiguous). When it
-  // holds several times more than the least loaded rank, that rank takes it: its descendants
-  // then stay there, so no rank is left out for good (a chain sent ahead moves to another rank
-  // about once every few dozen links, one push each time).
+  // arguments holds more than 1.2x what another rank making some of them holds, that one takes
+  // the task (in a stencil the border between two ranks' columns moves; columns stay
+  // contiguous). When it holds more than twice what the least loaded rank holds, that rank takes
+  // it: its descendants then stay there, so no rank is left out for good (a chain sent ahead
+  // moves to another rank every few dozen links at most, one push each time). Looser limits
+  // (1.5x, 4x) left stencil runs split 1784/752 between two ranks.
   if (best >= 0) {
     auto total = [&](int rank) {
       const RankState& r = ranks_[rank];
