@@ -180,7 +180,7 @@ std::vector<ObjectId> Runtime::arg_refs(std::string_view args) {
     if (kind == ArgKind::kRef) {
       ids.push_back(r.get<ObjectId>());
     } else {
-      r.get_bytes();
+      skip_encoded_arg(r, kind);
     }
   }
   return ids;

@@ -10,23 +10,7 @@
 namespace mpiray::detail {
 
 bool Runtime::take_dep_job(Job& job, std::vector<Job>& ready) {
-  std::vector<ObjectId> refs;
-  {
-    Reader r(job.args);
-    const auto n = r.get<std::uint32_t>();
-    for (std::uint32_t i = 0; i < n; ++i) {
-      const auto kind = r.get<ArgKind>();
-      if (kind == ArgKind::kRef) {
-        refs.push_back(r.get<ObjectId>());
-      } else if (kind == ArgKind::kRemote) {
-        r.get<ObjectId>();
-        r.get<std::int32_t>();
-        r.get<std::uint64_t>();
-      } else {
-        r.get_bytes();
-      }
-    }
-  }
+  const std::vector<ObjectId> refs = arg_refs(job.args);
   if (refs.empty()) return false;
   auto owned = std::make_unique<DepJob>();
   DepJob& dj = *owned;

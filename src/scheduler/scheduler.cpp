@@ -161,8 +161,8 @@ void Scheduler::put_resolved(Writer& w, ObjectId id, const ObjectPtr& d, TaskRec
   }
 }
 
-void Scheduler::resolve_args(TaskRecord* t) {
-  if (t->deps.empty()) return;
+template <class OnMissing>
+void Scheduler::rewrite_args(TaskRecord* t, OnMissing&& on_missing) {
   Writer w(t->args.size() + 64);
   Reader r(t->args);
   const auto n = r.get<std::uint32_t>();
@@ -175,9 +175,22 @@ void Scheduler::resolve_args(TaskRecord* t) {
       continue;
     }
     const ObjectId id = r.get<ObjectId>();
-    put_resolved(w, id, table_.try_get(id), t, &largest);
+    if (ObjectPtr d = table_.try_get(id)) {
+      put_resolved(w, id, d, t, &largest);
+    } else {
+      on_missing(w, id);
+    }
   }
   t->args.assign(w.data(), w.size());
+}
+
+void Scheduler::resolve_args(TaskRecord* t) {
+  if (t->deps.empty()) return;
+  // Every argument exists by now (the task was released because they do).
+  rewrite_args(t, [](Writer& w, ObjectId id) {
+    w.put(ArgKind::kRef);
+    w.put(id);
+  });
   release_deps(t);
 }
 
@@ -240,33 +253,17 @@ int Scheduler::predispatch_rank(const TaskRecord& t, int* room_rank) const {
 }
 
 void Scheduler::prepare_predispatch(TaskRecord* t, int rank) {
-  Writer w(t->args.size() + 64);
-  Reader r(t->args);
-  const auto n = r.get<std::uint32_t>();
-  w.put(n);
-  std::uint64_t largest = 0;
-  for (std::uint32_t i = 0; i < n; ++i) {
-    const auto kind = r.get<ArgKind>();
-    if (kind != ArgKind::kRef) {
-      copy_encoded_arg(r, kind, w);
-      continue;
-    }
-    const ObjectId id = r.get<ObjectId>();
-    if (ObjectPtr d = table_.try_get(id)) {
-      put_resolved(w, id, d, t, &largest);
-      continue;
-    }
+  rewrite_args(t, [&](Writer& w, ObjectId id) {
     w.put(ArgKind::kRef);  // the executor waits for it
     w.put(id);
     TaskRecord& p = *tasks_.at(id);
-    if (std::find(p.consumers.begin(), p.consumers.end(), rank) != p.consumers.end()) continue;
+    if (std::find(p.consumers.begin(), p.consumers.end(), rank) != p.consumers.end()) return;
     p.consumers.push_back(rank);
     if (p.running_on != rank) {
       p.push_asked.push_back(rank);
       dep_messages_.push_back({DepMessage::kPushTo, p.running_on, id, rank, nullptr});
     }
-  }
-  t->args.assign(w.data(), w.size());
+  });
   t->predispatched = true;
   // The deps stay referenced until the task ends (complete_task releases them).
 }

@@ -151,6 +151,10 @@ class Scheduler {
   /// it could go but its rank has enough waiting tasks already.
   static constexpr int kNoRoom = -2;
   int predispatch_rank(const TaskRecord& t, int* room_rank = nullptr) const;
+  /// Rewrites `t`'s arguments: each ref argument that exists becomes its value (or where to
+  /// fetch it); `on_missing(writer, id)` writes the others.
+  template <class OnMissing>
+  void rewrite_args(TaskRecord* t, OnMissing&& on_missing);
   /// Substitutes the arguments that exist, registers `rank` as consumer of the others.
   void prepare_predispatch(TaskRecord* t, int rank);
   /// Writes a ref argument that exists (value inline, or where to fetch it).
@@ -198,6 +202,13 @@ std::size_t Scheduler::dispatch(Send&& send) {
     for (ObjectId dep : t->remote_deps) table_.add_copy(dep, rank);  // it will cache a copy
     send(rank, *t);
     ++sent;
+  };
+  // A task sent before its arguments exist (worker-side release).
+  auto send_ahead = [&](int rank, TaskRecord* t) {
+    prepare_predispatch(t, rank);
+    predispatched_.fetch_add(1, std::memory_order_relaxed);
+    ++ranks_[rank].waiting;
+    emit(rank, t);
   };
   int least_load = 1 << 30;
   for (int rank : executors_) {
@@ -305,12 +316,7 @@ std::size_t Scheduler::dispatch(Send&& send) {
             held.pop_front();
             continue;
           }
-          if (rank >= 0) {
-            prepare_predispatch(t, rank);
-            predispatched_.fetch_add(1, std::memory_order_relaxed);
-            ++ranks_[rank].waiting;
-            emit(rank, t);
-          }
+          if (rank >= 0) send_ahead(rank, t);
         }
         t->held_back = false;
       }
@@ -330,11 +336,7 @@ std::size_t Scheduler::dispatch(Send&& send) {
       t->held_back = true;  // retried when room frees up, before it would go the long way
       ranks_[room_rank].held_back.push_back(t->id);
     }
-    if (rank < 0) continue;
-    prepare_predispatch(t, rank);
-    predispatched_.fetch_add(1, std::memory_order_relaxed);
-    ++ranks_[rank].waiting;
-    emit(rank, t);
+    if (rank >= 0) send_ahead(rank, t);
   }
   return sent;
 }

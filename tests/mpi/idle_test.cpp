@@ -73,9 +73,10 @@ TEST(Idle, RankWithTasksWaitingForALongProducerUsesLittleCpu) {
   for (auto& w : waiting) EXPECT_EQ(w.get(), 1001);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double used = mpiray::task(cpu_here).on_rank(waiter).remote().get() - before;
-  if (waiter != producer && waiter != 0)
+  if (waiter != producer && waiter != 0) {
     EXPECT_LT(used / wall, 0.2) << "rank " << waiter << " used " << used << " s of CPU in " << wall
                                 << " s while its tasks waited";
+  }
 }
 
 }  // namespace

@@ -17,6 +17,18 @@ using mpiray::detail::DepMessage;
 // A harness with two executor ranks (1 and 2, one thread each) and worker-side release on.
 struct Harness : SchedulerHarness {
   Harness() : SchedulerHarness({0, 1, 1}) { scheduler.set_predispatch(true); }
+  // A producer dispatched, then a dependent with `retries` sent ahead of it: (producer, dependent).
+  std::pair<Dispatched, Dispatched> producer_and_dependent(int retries) {
+    submit_plain();
+    auto first = dispatch();
+    EXPECT_EQ(first.size(), 1u);
+    TaskOptions opt;
+    opt.retries = retries;
+    submit(ArgsBuilder().ref(first[0].task.id).build(), opt);
+    auto sent = dispatch();
+    EXPECT_EQ(sent.size(), 1u);
+    return {first.at(0), sent.at(0)};
+  }
   // Submits two independent tasks and dispatches them: one lands on each rank.
   std::pair<Dispatched, Dispatched> two_running() {
     submit_plain();
@@ -147,16 +159,11 @@ TEST(SchedulerPredispatch, ArgumentWithRetriesLeftKeepsTheDependentOnRankZero) {
 
 TEST(SchedulerPredispatch, DependentThatFailedBecauseOfItsArgumentKeepsThatErrorAndIsNotRetried) {
   Harness h;
-  const ObjectId a = h.submit_plain();
-  auto first = h.dispatch();
-  TaskOptions retry;
-  retry.retries = 3;
-  const ObjectId b = h.submit(ArgsBuilder().ref(a).build(), retry);
-  auto sent = h.dispatch();
-  ASSERT_EQ(sent.size(), 1u);
-  h.fail(first[0].rank, a, "ValueError", "bad input");
+  const auto [producer, dependent] = h.producer_and_dependent(3);
+  const ObjectId a = producer.task.id, b = dependent.task.id;
+  h.fail(producer.rank, a, "ValueError", "bad input");
   // The worker ran nothing: it reports the argument's error as b's outcome.
-  h.fail(sent[0].rank, b, "ValueError", "bad input");
+  h.fail(dependent.rank, b, "ValueError", "bad input");
   EXPECT_TRUE(h.dispatch().empty()) << "no retry";
   ASSERT_TRUE(h.object(b));
   ASSERT_TRUE(h.object(b)->failed());
@@ -165,15 +172,10 @@ TEST(SchedulerPredispatch, DependentThatFailedBecauseOfItsArgumentKeepsThatError
 
 TEST(SchedulerPredispatch, OwnFailureOfADependentIsRetriedWithItsArgumentsResolved) {
   Harness h;
-  const ObjectId a = h.submit_plain();
-  auto first = h.dispatch();
-  TaskOptions retry;
-  retry.retries = 1;
-  const ObjectId b = h.submit(ArgsBuilder().ref(a).build(), retry);
-  auto sent = h.dispatch();
-  ASSERT_EQ(sent.size(), 1u);
-  h.succeed(first[0].rank, a, "A", mpiray::detail::Scheduler::kQueuedWorkNs, {sent[0].rank});
-  h.fail(sent[0].rank, b, "std::runtime_error", "flaky");
+  const auto [producer, dependent] = h.producer_and_dependent(1);
+  const ObjectId a = producer.task.id, b = dependent.task.id;
+  h.succeed(producer.rank, a, "A", mpiray::detail::Scheduler::kQueuedWorkNs, {dependent.rank});
+  h.fail(dependent.rank, b, "std::runtime_error", "flaky");
   auto again = h.dispatch();
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].task.id, b);

@@ -55,6 +55,20 @@ std::size_t registry_size();
 // (kRemote: u64 id, i32 holder, u64 size).
 enum class ArgKind : std::uint8_t { kValue = 0, kRef = 1, kRemote = 2 };
 
+/// Skips one encoded argument of `kind` (read after its kind byte): a kRef's id, a kRemote's
+/// location or a kValue's bytes.
+inline void skip_encoded_arg(Reader& r, ArgKind kind) {
+  if (kind == ArgKind::kRef) {
+    r.get<std::uint64_t>();
+  } else if (kind == ArgKind::kRemote) {
+    r.get<std::uint64_t>();
+    r.get<std::int32_t>();
+    r.get<std::uint64_t>();
+  } else {
+    r.get_bytes();
+  }
+}
+
 /// Copies one encoded argument of `kind` (read after its kind byte) that is not a kRef:
 /// kValue (str bytes) or kRemote (u64 object, i32 holder, u64 size).
 inline void copy_encoded_arg(Reader& r, ArgKind kind, Writer& w) {
