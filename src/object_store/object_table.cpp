@@ -218,6 +218,13 @@ bool ObjectTable::add_ref(ObjectId id, bool create) {
   return true;
 }
 
+void ObjectTable::add_refs(const std::vector<ObjectId>& ids) {
+  if (ids.empty()) return;
+  std::lock_guard<std::mutex> lk(mu_);
+  for (ObjectId id : ids)
+    if (auto it = map_.find(id); it != map_.end()) ++it->second.refs;
+}
+
 ObjectTable::ReleaseResult ObjectTable::release(ObjectId id) {
   ReleaseResult r;
   {
@@ -226,6 +233,32 @@ ObjectTable::ReleaseResult ObjectTable::release(ObjectId id) {
   }
   drain_contained();
   return r;
+}
+
+void ObjectTable::release_many(const std::vector<ObjectId>& ids) {
+  if (ids.empty()) return;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (ObjectId id : ids) release_locked(id);
+  }
+  drain_contained();
+}
+
+void ObjectTable::try_get_many(const std::vector<ObjectId>& ids, std::vector<ObjectPtr>& out) {
+  out.clear();
+  out.reserve(ids.size());
+  std::lock_guard<std::mutex> lk(mu_);
+  for (ObjectId id : ids) {
+    auto it = map_.find(id);
+    if (it == map_.end()) {
+      out.emplace_back();
+      continue;
+    }
+    Entry& e = it->second;
+    e.last_use = ++tick_;
+    if (e.spilled) restore(id, e);
+    out.push_back(e.data);
+  }
 }
 
 ObjectTable::ReleaseResult ObjectTable::release_locked(ObjectId id) {

@@ -40,7 +40,14 @@ class ObjectTable {
   bool mark_requested(ObjectId id);
   /// Adds a reference; on a rank that does not know the id, creates a pending entry if `create`.
   bool add_ref(ObjectId id, bool create);
+  /// add_ref(id, false) of each id, under one lock.
+  void add_refs(const std::vector<ObjectId>& ids);
   ReleaseResult release(ObjectId id);
+  /// release() of each id, under one lock (rank 0 drops a task's arguments this way).
+  void release_many(const std::vector<ObjectId>& ids);
+  /// try_get() of each id, under one lock: out[i] is ids[i]'s object or nullptr (pending or
+  /// unknown).
+  void try_get_many(const std::vector<ObjectId>& ids, std::vector<ObjectPtr>& out);
   /// Keeps the object until shutdown (its ref was serialized into a value).
   void pin(ObjectId id);
   std::size_t size() const;

@@ -161,6 +161,9 @@ class Runtime {
   // When the last sweep began: task threads with jobs waiting for pushed
   // values sweep between tasks, but at most every 10 µs (a sweep costs a few µs).
   std::atomic<std::int64_t> last_sweep_{0};  // ns, now_ns()
+  // Workers: while a task thread runs a job, the progress thread sweeps only when nobody has
+  // for this long (MPIRAY_BUSY_POLL_US; 0 = poll next to running tasks as before).
+  std::int64_t busy_watch_ns_ = 100000;
   static std::int64_t now_ns(Clock::time_point t = Clock::now()) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
   }

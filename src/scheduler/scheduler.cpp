@@ -66,9 +66,7 @@ void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
   struct DropHolds {
     ObjectTable& table;
     std::vector<ObjectId> ids;
-    ~DropHolds() {
-      for (ObjectId id : ids) table.release(id);
-    }
+    ~DropHolds() { table.release_many(ids); }
   } drop{table_, std::move(t->submit_holds)};
   if (!find_function(t->func_id)) {
     finish(t,
@@ -78,6 +76,7 @@ void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
   }
   ObjectPtr failed;
   std::string missing;
+  std::vector<char> made;  // per dep: it exists already
   for_each_arg(t->args, [&](ArgKind kind, std::string_view, ObjectId id) {
     if (kind != ArgKind::kRef || failed || !missing.empty()) return;
     bool known = false;
@@ -86,12 +85,14 @@ void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
       // Made on a worker (e.g. an actor call's result): its record may still be on the way.
       table_.create_pending(id, 0);
       t->deps.push_back(id);
+      made.push_back(0);
     } else if (!known) {
       missing = std::to_string(id);
     } else if (d && d->failed()) {
       failed = d;
     } else {
       t->deps.push_back(id);
+      made.push_back(d ? 1 : 0);
     }
   });
   if (!missing.empty()) {
@@ -107,11 +108,19 @@ void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
     finish(t, failed);  // dependents fail with the producer's error, without running
     return;
   }
-  for (ObjectId dep : t->deps) {
-    table_.add_ref(dep, false);
-    if (!table_.try_get(dep)) {
+  // The task holds a reference to each argument until it is resolved. The submitter took
+  // exactly those (one per ref argument, in order) when it submitted: the task adopts them
+  // rather than adding its own and dropping the submitter's (6 fewer table operations for a
+  // 3-argument task, on rank 0's per-task path).
+  if (drop.ids == t->deps) {
+    drop.ids.clear();
+  } else {
+    for (ObjectId dep : t->deps) table_.add_ref(dep, false);
+  }
+  for (std::size_t i = 0; i < t->deps.size(); ++i) {
+    if (!made[i]) {
       ++t->unresolved;
-      waiting_on_[dep].push_back(t->id);
+      waiting_on_[t->deps[i]].push_back(t->id);
     }
   }
   if (t->unresolved == 0) {
@@ -168,6 +177,9 @@ void Scheduler::rewrite_args(TaskRecord* t, OnMissing&& on_missing) {
   const auto n = r.get<std::uint32_t>();
   w.put(n);
   std::uint64_t largest = 0;
+  // The ref arguments are t->deps, in order: look them all up under one lock of the table.
+  table_.try_get_many(t->deps, prefetched_);
+  std::size_t next = 0;
   for (std::uint32_t i = 0; i < n; ++i) {
     const auto kind = r.get<ArgKind>();
     if (kind != ArgKind::kRef) {
@@ -175,12 +187,15 @@ void Scheduler::rewrite_args(TaskRecord* t, OnMissing&& on_missing) {
       continue;
     }
     const ObjectId id = r.get<ObjectId>();
-    if (ObjectPtr d = table_.try_get(id)) {
+    ObjectPtr d = next < t->deps.size() && t->deps[next] == id ? std::move(prefetched_[next++])
+                                                               : table_.try_get(id);
+    if (d) {
       put_resolved(w, id, d, t, &largest);
     } else {
       on_missing(w, id);
     }
   }
+  prefetched_.clear();  // holds no object alive past this task's rewrite
   t->args.assign(w.data(), w.size());
 }
 
@@ -269,7 +284,7 @@ void Scheduler::prepare_predispatch(TaskRecord* t, int rank) {
 }
 
 void Scheduler::release_deps(TaskRecord* t) {
-  for (ObjectId dep : t->deps) table_.release(dep);
+  table_.release_many(t->deps);
   t->deps.clear();
 }
 

@@ -177,6 +177,7 @@ class Scheduler {
   std::vector<ObjectId> completed_;
   bool predispatch_on_ = false;  // the runtime turns it on (multi-rank jobs)
   std::vector<ObjectId> check_;  // tasks waiting for arguments: may now go out early
+  std::vector<ObjectPtr> prefetched_;  // rewrite_args' lookups (kept: no allocation per task)
   std::vector<DepMessage> dep_messages_;
   std::atomic<std::uint64_t> predispatched_{0};
   std::atomic<std::uint64_t> forwarded_{0};
