@@ -64,7 +64,8 @@ class ObjectTable {
   bool mark_fetching(ObjectId id);
   /// Called under the table's lock whenever an entry goes away with its data, its origin rank
   /// (>= 0 when another rank made it) and the ranks that hold copies. Set once at start-up.
-  using FreeHook = std::function<void(ObjectId, const ObjectPtr&, int origin, const std::vector<int>&)>;
+  using FreeHook =
+      std::function<void(ObjectId, const ObjectPtr&, int origin, const std::vector<int>&)>;
   void set_free_hook(FreeHook hook) { free_hook_ = std::move(hook); }
   // ---- memory limit and spilling
   /// Per-rank limit on the bytes of values held in memory, and the folder for spill files.
@@ -111,12 +112,12 @@ class ObjectTable {
     bool requested = false;
     bool fetching = false;
     bool owner_counts = false;
-    bool held = false;      // kept until free(): this rank made it or caches it for rank 0
-    int origin = -1;        // rank 0: the rank that holds the value, when not rank 0
+    bool held = false;        // kept until free(): this rank made it or caches it for rank 0
+    int origin = -1;          // rank 0: the rank that holds the value, when not rank 0
     std::vector<int> copies;  // rank 0: other ranks caching the value
     std::vector<ObjectId> contained;  // rank 0: refs inside this value (released with it)
     std::uint64_t last_use = 0;
-    bool spilled = false;     // the value is in spill_path; data holds no bytes meanwhile
+    bool spilled = false;  // the value is in spill_path; data holds no bytes meanwhile
     std::string spill_path;
   };
   /// Spills LRU candidates until `need` more bytes fit; false if it cannot. Caller holds mu_.

@@ -10,7 +10,9 @@ using namespace mpiray_test;
 using mpiray::detail::ArgKind;
 
 // One executor rank (1) with plenty of room, rank 0 is the driver only.
-SchedulerHarness one_worker() { return SchedulerHarness({0, 8}); }
+SchedulerHarness one_worker() {
+  return SchedulerHarness({0, 8});
+}
 
 TEST(SchedulerDeps, TaskWaitsForItsRefArgumentThenGetsTheProducersBytes) {
   SchedulerHarness h = one_worker();
@@ -50,6 +52,52 @@ TEST(SchedulerDeps, ReadyArgumentIsResolvedAtSubmitAndItsReferenceIsReturned) {
   EXPECT_EQ(args[1].bytes, "early");
   // The scheduler's temporary references are gone: dropping the submitter's one frees it.
   EXPECT_TRUE(h.table.release(producer).freed);
+}
+
+// Rank 0's submit takes a reference per ref argument before the task reaches the scheduler; the
+// task adopts them. Each object must be freed exactly when the submitter drops its handle after
+// the task no longer needs it: one reference too many leaks it, one too few frees it under the
+// task.
+TEST(SchedulerDeps, TaskAdoptsTheSubmittersReferencesAndDropsThemOnceResolved) {
+  SchedulerHarness h = one_worker();
+  const ObjectId a = h.submit_plain();
+  const ObjectId b = h.submit_plain();
+  h.dispatch();
+  h.succeed(1, a, "A");  // ready at submission
+  TaskOptions held;
+  held.holds = true;
+  const ObjectId c = h.submit(ArgsBuilder().ref(a).ref(b).ref(a).build(), held);
+  EXPECT_FALSE(h.table.release(a).freed) << "the waiting task still holds a";
+  EXPECT_FALSE(h.table.release(b).freed) << "the waiting task still holds b";
+  ASSERT_NE(h.table.try_get(a), nullptr);
+  h.succeed(1, b, "B");
+  auto sent = h.dispatch();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].task.id, c);
+  const auto args = decode_args(sent[0].task.args);
+  ASSERT_EQ(args.size(), 3u);
+  EXPECT_EQ(args[0].bytes, "A");
+  EXPECT_EQ(args[1].bytes, "B");
+  EXPECT_EQ(args[2].bytes, "A");
+  bool known = true;
+  h.table.try_get(a, &known);
+  EXPECT_FALSE(known) << "resolved: the task's references to a are gone, so a is freed";
+  h.table.try_get(b, &known);
+  EXPECT_FALSE(known) << "resolved: the task's reference to b is gone, so b is freed";
+}
+
+TEST(SchedulerDeps, SubmissionThatFailsDropsTheSubmittersReferences) {
+  SchedulerHarness h = one_worker();
+  const ObjectId a = h.submit_plain();
+  h.dispatch();
+  h.succeed(1, a, "A");
+  TaskOptions held;
+  held.holds = true;
+  const ObjectId c = h.submit(ArgsBuilder().ref(a).ref(987654).build(), held);
+  ObjectPtr out = h.table.try_get(c);
+  ASSERT_NE(out, nullptr);
+  EXPECT_TRUE(out->failed()) << "an unknown argument fails the task";
+  EXPECT_TRUE(h.table.release(a).freed) << "the failed submission kept a reference to a";
 }
 
 TEST(SchedulerDeps, TaskWithSeveralPendingDepsWaitsForAll) {

@@ -77,6 +77,11 @@ ObjectId SchedulerHarness::submit(std::string args, TaskOptions opt) {
   t->pin = opt.pin;
   t->retries_left = opt.retries;
   t->nested = opt.nested;
+  if (opt.holds) {
+    for (const DecodedArg& a : decode_args(t->args))
+      if (a.kind == mpiray::detail::ArgKind::kRef) t->submit_holds.push_back(a.id);
+    table.add_refs(t->submit_holds);
+  }
   scheduler.submit(std::move(t));
   return id;
 }

@@ -51,6 +51,7 @@ struct TaskOptions {
   int retries = 0;
   bool nested = false;
   std::uint64_t func_id = 0;  // 0: the harness function
+  bool holds = false;         // take a reference per ref argument first, as rank 0's submit does
 };
 
 class SchedulerHarness {
