@@ -92,8 +92,6 @@ Runtime::Runtime(int* argc, char*** argv) {
       transport_->allreduce_max(layout_.rank != 0 && BackoffConfig::oversubscribed() ? 1u : 0u) !=
       0;
   inline_limit_ = inline_limit_from_env();
-  if (const char* w = env("MPIRAY_BUSY_POLL_US"); w && *w)
-    busy_watch_ns_ = 1000 * std::max(0L, std::strtol(w, nullptr, 10));
   configure_store();
   open_shared_memory();
   table_.set_free_hook(

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -161,9 +162,6 @@ class Runtime {
   // When the last sweep began: task threads with jobs waiting for pushed
   // values sweep between tasks, but at most every 10 µs (a sweep costs a few µs).
   std::atomic<std::int64_t> last_sweep_{0};  // ns, now_ns()
-  // Workers: while a task thread runs a job, the progress thread sweeps only when nobody has
-  // for this long (MPIRAY_BUSY_POLL_US; 0 = poll next to running tasks as before).
-  std::int64_t busy_watch_ns_ = 100000;
   static std::int64_t now_ns(Clock::time_point t = Clock::now()) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
   }
@@ -290,6 +288,10 @@ class Runtime {
   std::mutex intake_mu_;
   std::vector<std::unique_ptr<TaskRecord>> intake_;  // rank 0: submissions not yet scheduled
   std::atomic<std::size_t> intake_size_{0};          // lets sweeps skip the lock when empty
+  // Taken from intake_, not yet given to the scheduler (progress lock): at most kIntakeChunk
+  // tasks are scheduled per sweep, so dispatching starts while a big graph is still arriving.
+  std::deque<std::unique_ptr<TaskRecord>> backlog_;
+  static constexpr std::size_t kIntakeChunk = 256;
   std::unordered_map<ObjectId, std::vector<int>> remote_waiters_;  // rank 0, under progress_mu_
   std::atomic<std::size_t> unfinished_{0};  // rank 0: tasks submitted and not yet complete
 

@@ -122,11 +122,8 @@ void Runtime::run_job(Job& job) {
   // A long task's result should not wait for the next idle moment of this thread; a pushed
   // value is awaited on another rank; and tasks waiting here for pushed values should see them
   // as soon as they come, not when this thread next idles.
-  // A worker's progress thread stays out of the way while tasks run (it only watches for long
-  // ones), so the task thread sends its results itself, every 10 µs at most: often enough for
-  // rank 0 to keep the rank fed, rarely enough to batch the results of tiny tasks.
   if (ns > 20000 || error || pushed ||
-      ((layout_.rank != 0 || dep_active_.load(std::memory_order_relaxed)) &&
+      (dep_active_.load(std::memory_order_relaxed) &&
        now_ns(t1) - last_sweep_.load(std::memory_order_relaxed) > 10000))
     try_progress();
   if (layout_.rank == 0) kick();

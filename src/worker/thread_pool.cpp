@@ -168,9 +168,7 @@ void ThreadPool::loop() {
     }
     if (have) {
       set_polling(false);
-      running_.fetch_add(1, std::memory_order_acq_rel);
       run_(j);
-      running_.fetch_sub(1, std::memory_order_acq_rel);
       backoff.reset();
       continue;
     }

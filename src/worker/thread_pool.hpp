@@ -76,9 +76,6 @@ class ThreadPool {
   void kick();
   int size() const { return size_; }
   std::size_t queued() const;
-  /// Threads of this pool running a job right now (each sweeps the rank's progress engine when
-  /// its job ends, so the progress thread need not poll at full speed meanwhile).
-  int running() const { return running_.load(std::memory_order_acquire); }
   /// True on one of this pool's threads.
   static bool on_pool_thread();
 
@@ -88,7 +85,6 @@ class ThreadPool {
   Idle idle_;
   std::atomic<int>* pollers_;
   const std::atomic<bool>* hot_ = nullptr;
-  std::atomic<int> running_{0};
   int size_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
