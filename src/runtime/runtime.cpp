@@ -178,6 +178,7 @@ std::vector<ObjectId> Runtime::arg_refs(std::string_view args) {
   for (std::uint32_t i = 0; i < n; ++i) {
     const auto kind = r.get<ArgKind>();
     if (kind == ArgKind::kRef) {
+      if (ids.empty()) ids.reserve(n - i);  // one allocation, and none for tasks without refs
       ids.push_back(r.get<ObjectId>());
     } else {
       skip_encoded_arg(r, kind);

@@ -15,6 +15,7 @@ bool Runtime::take_dep_job(Job& job, std::vector<Job>& ready) {
   auto owned = std::make_unique<DepJob>();
   DepJob& dj = *owned;
   dj.job = std::move(job);
+  dj.values.reserve(refs.size());
   std::lock_guard<std::mutex> lk(dep_mu_);
   for (ObjectId id : refs) {
     if (auto v = dep_values_.find(id); v != dep_values_.end()) {

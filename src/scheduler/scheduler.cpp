@@ -76,7 +76,9 @@ void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
   }
   ObjectPtr failed;
   std::string missing;
-  std::vector<char> made;  // per dep: it exists already
+  std::vector<char>& made = made_;  // per dep: it exists already
+  made.clear();
+  t->deps.reserve(drop.ids.size());  // the submitter held one reference per ref argument
   for_each_arg(t->args, [&](ArgKind kind, std::string_view, ObjectId id) {
     if (kind != ArgKind::kRef || failed || !missing.empty()) return;
     bool known = false;
@@ -120,7 +122,9 @@ void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
   for (std::size_t i = 0; i < t->deps.size(); ++i) {
     if (!made[i]) {
       ++t->unresolved;
-      waiting_on_[t->deps[i]].push_back(t->id);
+      auto& waiters = waiting_on_[t->deps[i]];
+      if (waiters.empty()) waiters.reserve(4);  // a stencil's value has 3 readers: one allocation
+      waiters.push_back(t->id);
     }
   }
   if (t->unresolved == 0) {
@@ -172,7 +176,8 @@ void Scheduler::put_resolved(Writer& w, ObjectId id, const ObjectPtr& d, TaskRec
 
 template <class OnMissing>
 void Scheduler::rewrite_args(TaskRecord* t, OnMissing&& on_missing) {
-  Writer w(t->args.size() + 64);
+  Writer& w = rewrite_buf_;  // reused: its capacity stays
+  w.clear();
   Reader r(t->args);
   const auto n = r.get<std::uint32_t>();
   w.put(n);
@@ -197,6 +202,7 @@ void Scheduler::rewrite_args(TaskRecord* t, OnMissing&& on_missing) {
   }
   prefetched_.clear();  // holds no object alive past this task's rewrite
   t->args.assign(w.data(), w.size());
+  if (w.bytes().capacity() > (1u << 20)) std::vector<char>().swap(w.bytes());  // big args: let go
 }
 
 void Scheduler::resolve_args(TaskRecord* t) {
@@ -213,7 +219,8 @@ int Scheduler::predispatch_rank(const TaskRecord& t, int* room_rank) const {
   // Every missing argument must be made by a dispatched task whose first outcome is final (no
   // retries): a worker waiting for it can then never be stranded.
   int best = -1, best_count = 0;
-  std::vector<std::pair<int, int>> counts;  // rank, missing arguments it makes
+  std::vector<std::pair<int, int>>& counts = counts_;  // rank, missing arguments it makes
+  counts.clear();
   for (ObjectId dep : t.deps) {
     if (table_.try_get(dep)) continue;
     auto it = tasks_.find(dep);
@@ -351,9 +358,15 @@ void Scheduler::on_blocked(int rank, int delta) {
 }
 
 void Scheduler::finish(TaskRecord* t, ObjectPtr outcome) {
-  std::vector<std::pair<ObjectId, ObjectPtr>> work;
+  // The member work list saves an allocation per task; finish never runs inside itself, but a
+  // local list keeps that safe if it ever does.
+  std::vector<std::pair<ObjectId, ObjectPtr>> local;
+  const bool mine = !finishing_;
+  auto& work = mine ? work_ : local;
+  finishing_ = true;
   complete_task(t, std::move(outcome), work);
   release_waiters(work);
+  if (mine) finishing_ = false;
 }
 
 void Scheduler::on_object_ready(ObjectId id, ObjectPtr outcome) {

@@ -177,7 +177,13 @@ class Scheduler {
   std::vector<ObjectId> completed_;
   bool predispatch_on_ = false;  // the runtime turns it on (multi-rank jobs)
   std::vector<ObjectId> check_;  // tasks waiting for arguments: may now go out early
-  std::vector<ObjectPtr> prefetched_;  // rewrite_args' lookups (kept: no allocation per task)
+  // Scratch space kept between tasks (no allocation per task on rank 0's per-task path).
+  std::vector<ObjectPtr> prefetched_;                 // rewrite_args' lookups
+  std::vector<char> made_;                            // submit: which arguments exist
+  mutable std::vector<std::pair<int, int>> counts_;   // predispatch_rank: rank, arguments
+  std::vector<std::pair<ObjectId, ObjectPtr>> work_;  // finish: objects completed
+  bool finishing_ = false;
+  Writer rewrite_buf_;  // rewrite_args' output
   std::vector<DepMessage> dep_messages_;
   std::atomic<std::uint64_t> predispatched_{0};
   std::atomic<std::uint64_t> forwarded_{0};
