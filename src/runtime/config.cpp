@@ -2,6 +2,8 @@
 
 #include <sched.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -16,8 +18,9 @@ int parse_positive(const std::string& text, const std::string& what) {
   errno = 0;
   const long v = std::strtol(text.c_str(), &end, 10);
   if (text.empty() || errno != 0 || *end != '\0' || v <= 0 || v > 4096)
-    throw ConfigError("mpiray: " + what + " must be a whole number of threads from 1 to 4096, got '" +
-                      text + "'; e.g. --mpiray-threads 4");
+    throw ConfigError("mpiray: " + what +
+                      " must be a whole number of threads from 1 to 4096, got '" + text +
+                      "'; e.g. --mpiray-threads 4");
   return static_cast<int>(v);
 }
 
@@ -82,12 +85,33 @@ int available_cores() {
   return hc > 0 ? static_cast<int>(hc) : 1;
 }
 
+std::vector<std::uint64_t> affinity_words() {
+  std::vector<std::uint64_t> words(CPU_SETSIZE / 64, 0);
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) {
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &set)) words[c / 64] |= std::uint64_t{1} << (c % 64);
+    return words;
+  }
+  const unsigned hc = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned c = 0; c < hc && c < CPU_SETSIZE; ++c)
+    words[c / 64] |= std::uint64_t{1} << (c % 64);
+  return words;
+}
+
+int count_cores(const std::vector<std::uint64_t>& words) {
+  int n = 0;
+  for (std::uint64_t w : words) n += __builtin_popcountll(w);
+  return n;
+}
+
 std::string timeline_path(int argc, char** argv, const EnvLookup& env) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--mpiray-timeline") {
       if (i + 1 >= argc)
-        throw ConfigError("mpiray: --mpiray-timeline needs a file name, e.g. --mpiray-timeline trace.json");
+        throw ConfigError(
+            "mpiray: --mpiray-timeline needs a file name, e.g. --mpiray-timeline trace.json");
       return argv[i + 1];
     }
     if (a.rfind("--mpiray-timeline=", 0) == 0) return a.substr(18);
@@ -104,7 +128,8 @@ bool has_flag(int argc, char** argv, const char* flag) {
 
 std::string launch_mode(int world_size, const EnvLookup& env) {
   if (env("SLURM_STEP_ID") && env("PMIX_RANK")) return "srun (pmix)";
-  if (env("OMPI_COMM_WORLD_SIZE")) return env("SLURM_JOB_ID") ? "mpirun in Slurm allocation" : "mpirun";
+  if (env("OMPI_COMM_WORLD_SIZE"))
+    return env("SLURM_JOB_ID") ? "mpirun in Slurm allocation" : "mpirun";
   return world_size == 1 ? "single process" : "MPI";
 }
 

@@ -87,10 +87,15 @@ Runtime::Runtime(int* argc, char*** argv) {
       (layout_.rank == 0 ? ((timeline_path_.empty() ? 0u : 1u) | (stats_on_ ? 2u : 0u)) : 0u));
   Tracer::instance().enable(flags & 1u);
   stats_on_ = (flags & 2u) != 0;
-  // Whether any worker shares its cores with more threads than fit (decides worker-side release).
-  const bool workers_oversubscribed =
-      transport_->allreduce_max(layout_.rank != 0 && BackoffConfig::oversubscribed() ? 1u : 0u) !=
-      0;
+  // Whether some node runs more busy threads than it has cores (decides worker-side release).
+  // Each rank counts its task threads, at least one (the driver; a worker's polling). The cores
+  // are the union of the node's ranks' affinity masks: ranks that mpirun bound one per core
+  // (its default when they fit) each see one core, but do not share it.
+  const int node_cores = count_cores(transport_->node_or(affinity_words()));
+  const std::uint64_t node_busy =
+      transport_->node_sum(static_cast<std::uint64_t>(std::max(1, my_threads)));
+  const bool cores_shared =
+      transport_->allreduce_max(node_busy > static_cast<std::uint64_t>(node_cores) ? 1u : 0u) != 0;
   inline_limit_ = inline_limit_from_env();
   configure_store();
   open_shared_memory();
@@ -100,13 +105,13 @@ Runtime::Runtime(int* argc, char*** argv) {
       });
   if (layout_.rank == 0) {
     scheduler_ = std::make_unique<Scheduler>(table_, threads_per_rank, inline_limit_);
-    // Worker-side release: MPIRAY_WORKER_RELEASE=1 on, 0 off; by default on unless a worker's
-    // node is oversubscribed. There a worker waiting for a pushed value can only notice it by
-    // polling on the core its producer needs, and bench_metg measured rank 0's batched release
-    // faster (2-core VM, np 3: stencil METG 19-23 us off, 27-89 us on; np 2: on 4.8-6.1 us, off
-    // 5.5-7.3). One process runs everything itself anyway.
+    // Worker-side release: MPIRAY_WORKER_RELEASE=1 on, 0 off; by default on unless some node
+    // has more busy threads than cores. There a worker waiting for a pushed value can only
+    // notice it by polling on the core its producer needs, and bench_metg measured rank 0's
+    // release faster (2-core VM, stencil tasks of ~2 us: np 3 granularity 8.7-9.0 us off,
+    // 9.6-10.2 on; np 2: on 3.9-4.6, off 4.6-5.9). One process runs everything itself anyway.
     const char* release = env("MPIRAY_WORKER_RELEASE");
-    const bool on = release && *release ? std::string(release) != "0" : !workers_oversubscribed;
+    const bool on = release && *release ? std::string(release) != "0" : !cores_shared;
     scheduler_->set_predispatch(layout_.size > 1 && on);
   }
   actors_per_rank_.assign(layout_.size, 0);

@@ -150,11 +150,12 @@ ObjectId Runtime::submit(TaskSubmission&& s) {
     t->submit_holds = arg_refs(t->args);
     table_.add_refs(t->submit_holds);
     t->contained = std::move(s.contained);  // their references pass to the task
-    bool first = false;
+    bool first = false, full = false;
     {
       std::lock_guard<std::mutex> lk(intake_mu_);
       intake_.push_back(std::move(t));
       first = intake_.size() == 1;
+      full = intake_.size() >= kIntakeChunk;
       intake_size_.store(intake_.size(), std::memory_order_release);
     }
     unfinished_.fetch_add(1, std::memory_order_release);
@@ -162,6 +163,11 @@ ObjectId Runtime::submit(TaskSubmission&& s) {
     // once. Waking it for every task of a graph submitted in a loop cost two context switches
     // per task.
     if (first) kick();
+    // A graph submitted in a loop: every chunk, the submitting thread schedules and dispatches
+    // what it has submitted so far itself. Where rank 0 has one core (mpirun binds a rank to a
+    // core when there are enough), the progress thread would otherwise only get it when the
+    // loop ends or is preempted, and the workers sat idle for milliseconds meanwhile.
+    if (full) try_progress();
     return id;
   } else {
     table_.create_pending(id, 1, /*owner_counts=*/true);

@@ -346,6 +346,20 @@ std::uint64_t MpiTransport::allreduce_max(std::uint64_t v) {
   return out;
 }
 
+std::vector<std::uint64_t> MpiTransport::node_or(std::vector<std::uint64_t> words) {
+  std::vector<std::uint64_t> out(words.size());
+  check(MPI_Allreduce(words.data(), out.data(), static_cast<int>(words.size()), MPI_UINT64_T,
+                      MPI_BOR, as_comm(node_comm_)),
+        "MPI_Allreduce");
+  return out;
+}
+
+std::uint64_t MpiTransport::node_sum(std::uint64_t v) {
+  std::uint64_t out = 0;
+  check(MPI_Allreduce(&v, &out, 1, MPI_UINT64_T, MPI_SUM, as_comm(node_comm_)), "MPI_Allreduce");
+  return out;
+}
+
 void MpiTransport::quiesce(const Handler& on_message) {
   std::uint64_t prev[2] = {~0ull, ~1ull};
   Backoff backoff;

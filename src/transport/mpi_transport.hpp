@@ -78,6 +78,10 @@ class MpiTransport {
   std::vector<int> gather_int(int value);  // every rank gets all values
   std::uint64_t allreduce_min(std::uint64_t v);
   std::uint64_t allreduce_max(std::uint64_t v);
+  /// Among this node's ranks: the bitwise OR of `words` (each rank passes as many), and the sum
+  /// of `v`.
+  std::vector<std::uint64_t> node_or(std::vector<std::uint64_t> words);
+  std::uint64_t node_sum(std::uint64_t v);
   /// Waits until every message sent by any rank was received (counting quiescence: sums of sent
   /// and received counts agree in two rounds in a row), handing late messages to `on_message`.
   void quiesce(const Handler& on_message);

@@ -1,0 +1,76 @@
+// Worker-side release is on by default unless some node runs more busy threads than it has
+// cores, counted as the runtime documents it: every rank one thread (rank 0 drives; a worker runs
+// `--mpiray-threads N`, passed explicitly here), against the union of the node's ranks' affinity
+// masks (ranks bound one per core do not share). MPIRAY_WORKER_RELEASE=0/1 overrides the
+// default. The program computes the expected setting itself with MPI and prints
+// "release_default_probe: OK" when the runtime agrees.
+
+#include <mpi.h>
+#include <sched.h>
+#include <mpiray/mpiray.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+int threads_arg(int argc, char** argv) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--mpiray-threads") == 0) return std::atoi(argv[i + 1]);
+  std::fprintf(stderr, "release_default_probe: pass --mpiray-threads N\n");
+  std::exit(2);
+}
+
+// Whether this rank's node has more busy threads than cores (same answer on every rank).
+bool some_node_shared(int threads) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  sched_getaffinity(0, sizeof(mine), &mine);
+  std::vector<unsigned char> bits(CPU_SETSIZE), all(CPU_SETSIZE);
+  for (int c = 0; c < CPU_SETSIZE; ++c) bits[c] = CPU_ISSET(c, &mine) ? 1 : 0;
+  MPI_Allreduce(bits.data(), all.data(), CPU_SETSIZE, MPI_UNSIGNED_CHAR, MPI_MAX, node);
+  int cores = 0;
+  for (unsigned char b : all) cores += b;
+  const int busy_here = (rank == 0 && size > 1) ? 1 : threads;
+  int busy = 0;
+  MPI_Allreduce(&busy_here, &busy, 1, MPI_INT, MPI_SUM, node);
+  int shared = busy > cores ? 1 : 0, any = 0;
+  MPI_Allreduce(&shared, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Comm_free(&node);
+  return any != 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
+  int size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  const bool shared = some_node_shared(threads_arg(argc, argv));
+  const char* env = std::getenv("MPIRAY_WORKER_RELEASE");
+  const bool expected = size > 1 && (env && *env ? std::string(env) != "0" : !shared);
+  int code = 0;
+  mpiray::run(argc, argv, [&] {
+    const bool enabled = mpiray::detail::release_counters().enabled;
+    if (enabled == expected) {
+      std::printf("release_default_probe: OK on %d ranks (release %s, cores %s)\n", size,
+                  enabled ? "on" : "off", shared ? "shared" : "not shared");
+    } else {
+      std::printf("release_default_probe: FAILED: release is %s, expected %s (cores %s)\n",
+                  enabled ? "on" : "off", expected ? "on" : "off",
+                  shared ? "shared" : "not shared");
+      code = 1;
+    }
+  });
+  MPI_Finalize();
+  return code;
+}
