@@ -62,7 +62,8 @@ void Runtime::write_reports() {
       rank_stats_.resize(layout_.size);
     rank_stats_[0] = local_stats();
     std::cerr << format_stats(rank_stats_, scheduler_ ? scheduler_->queue_high_water() : 0,
-                              scheduler_ ? scheduler_->predispatched() : 0);
+                              scheduler_ ? scheduler_->predispatched() : 0,
+                              scheduler_ ? scheduler_->forwarded() : 0);
   }
 }
 

@@ -91,11 +91,8 @@ std::string Tracer::take_events_json(int rank) {
 }
 
 std::string format_stats(const std::vector<RankStats>& per_rank, std::uint64_t queue_high_water,
-                         std::uint64_t early) {
+                         std::uint64_t early, std::uint64_t forwarded) {
   std::string out =
-      "mpiray stats:\n  rank  threads      tasks  actor_calls   busy%%     sent_MiB  fetched_MiB  "
-      "spilled\n";
-  out =
       "mpiray stats:\n  rank  threads      tasks  actor_calls   busy%     sent_MiB  fetched_MiB  "
       "spilled\n";
   char line[256];
@@ -117,6 +114,13 @@ std::string format_stats(const std::vector<RankStats>& per_rank, std::uint64_t q
                 "  tasks sent ahead of their arguments (released on the workers): %llu\n",
                 static_cast<unsigned long long>(early));
   out += line;
+  if (early > 0) {
+    std::snprintf(line, sizeof line,
+                  "  of their arguments, values rank 0 passed on itself (the producer had not "
+                  "pushed them): %llu\n",
+                  static_cast<unsigned long long>(forwarded));
+    out += line;
+  }
   return out;
 }
 

@@ -82,8 +82,9 @@ struct RankStats {
 };
 
 /// The table rank 0 prints at shutdown: one row per rank, then the scheduler's high-water mark.
-/// `early`: tasks rank 0 sent before their arguments existed (worker-side release).
+/// `early`: tasks rank 0 sent before their arguments existed (worker-side release);
+/// `forwarded`: values of such arguments rank 0 passed on itself (no producer had pushed them).
 std::string format_stats(const std::vector<RankStats>& per_rank, std::uint64_t queue_high_water,
-                         std::uint64_t early = 0);
+                         std::uint64_t early = 0, std::uint64_t forwarded = 0);
 
 }  // namespace mpiray::detail
