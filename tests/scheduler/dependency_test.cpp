@@ -86,6 +86,29 @@ TEST(SchedulerDeps, TaskAdoptsTheSubmittersReferencesAndDropsThemOnceResolved) {
   EXPECT_FALSE(known) << "resolved: the task's reference to b is gone, so b is freed";
 }
 
+// A dependent listed twice under a failing argument and once under a pending one: it fails once,
+// and the other argument's later completion must not reach the ended task (scripts/test.sh also
+// runs this under ASan, where a stale waiting-list entry shows as a use-after-free).
+TEST(SchedulerDeps, FailureWithAnArgumentPassedTwiceEndsTheDependentOnce) {
+  SchedulerHarness h = one_worker();
+  const ObjectId a = h.submit_plain();
+  const ObjectId b = h.submit_plain();
+  const ObjectId c = h.submit(ArgsBuilder().ref(a).ref(b).ref(a).build());
+  const ObjectId d = h.submit(ArgsBuilder().ref(b).build());
+  EXPECT_EQ(h.dispatch().size(), 2u);
+  h.fail(1, a, "std::runtime_error", "boom");
+  ObjectPtr out = h.table.try_get(c);
+  ASSERT_NE(out, nullptr);
+  ASSERT_TRUE(out->failed());
+  EXPECT_NE(out->error->message.find("boom"), std::string::npos);
+  h.succeed(1, b, "B");  // c is gone; d still waits for b
+  auto sent = h.dispatch();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].task.id, d);
+  h.succeed(1, d, "D");
+  EXPECT_EQ(h.scheduler.outstanding(), 0u);
+}
+
 TEST(SchedulerDeps, SubmissionThatFailsDropsTheSubmittersReferences) {
   SchedulerHarness h = one_worker();
   const ObjectId a = h.submit_plain();

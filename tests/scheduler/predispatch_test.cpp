@@ -118,6 +118,25 @@ TEST(SchedulerPredispatch, ProducerOnAnotherRankIsAskedToPushAndUnservedConsumer
   EXPECT_TRUE(h.object(b));
 }
 
+// The consumer got its arguments pushed and finished before rank 0 saw either producer's result:
+// the producers' results arriving afterwards must not reach the ended task (scripts/test.sh also
+// runs this under ASan, where a stale waiting-list entry shows as a use-after-free).
+TEST(SchedulerPredispatch, DependentDoneBeforeRankZeroSawItsArgumentsIsForgotten) {
+  Harness h;
+  auto [pa, pc] = h.two_running();
+  const ObjectId b = h.submit(ArgsBuilder().ref(pa.task.id).ref(pc.task.id).build());
+  auto sent = h.dispatch();
+  ASSERT_EQ(sent.size(), 1u);
+  const int consumer = sent[0].rank;
+  h.scheduler.take_dep_messages();
+  h.succeed(consumer, b, "B");
+  ASSERT_TRUE(h.object(b));
+  h.succeed(pa.rank, pa.task.id, "A", mpiray::detail::Scheduler::kQueuedWorkNs, {consumer});
+  h.succeed(pc.rank, pc.task.id, "C", mpiray::detail::Scheduler::kQueuedWorkNs, {consumer});
+  EXPECT_EQ(h.scheduler.outstanding(), 0u);
+  EXPECT_EQ(std::string(h.object(b)->bytes.view()), "B");
+}
+
 TEST(SchedulerPredispatch, PushedValueOnlyGetsADone) {
   Harness h;
   auto [pa, pc] = h.two_running();

@@ -53,7 +53,11 @@ void expect_error_fields(const ObjectPtr& d) {
 
 TEST(Messages, ExecuteRoundTrips) {
   Writer w;
-  const std::string args("\x01\x00\x00\x00\x00\x02\x00\x00\x00ab", 11);
+  // Split literal: "\x00ab" would be one (greedy) hex escape, and the string 2 bytes short.
+  const std::string args(
+      "\x01\x00\x00\x00\x00\x02\x00\x00\x00"
+      "ab",
+      11);
   encode_execute(w, 77, 0xfeedbeefULL, 2, "my_task", args);
   auto recs = records_of(w);
   ASSERT_EQ(recs.size(), 1u);
@@ -165,8 +169,8 @@ TEST(Messages, ObjectRecordRoundTripsValuesAndErrors) {
 }
 
 TEST(Messages, IdRecordsRoundTrip) {
-  const MsgType types[] = {MsgType::kGetRequest, MsgType::kRelease, MsgType::kPin,
-                           MsgType::kBlock, MsgType::kUnblock};
+  const MsgType types[] = {MsgType::kGetRequest, MsgType::kRelease, MsgType::kPin, MsgType::kBlock,
+                           MsgType::kUnblock};
   Writer w;
   ObjectId id = 1000;
   for (MsgType t : types) encode_id(w, t, id++);
