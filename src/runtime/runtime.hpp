@@ -288,10 +288,13 @@ class Runtime {
   std::mutex intake_mu_;
   std::vector<std::unique_ptr<TaskRecord>> intake_;  // rank 0: submissions not yet scheduled
   std::atomic<std::size_t> intake_size_{0};          // lets sweeps skip the lock when empty
-  // Taken from intake_, not yet given to the scheduler (progress lock): at most kIntakeChunk
-  // tasks are scheduled per sweep, so dispatching starts while a big graph is still arriving.
+  // Taken from intake_, not yet given to the scheduler (progress lock): the first sweep of a
+  // backlog schedules kIntakeChunk tasks, so dispatching starts while a big graph is still
+  // arriving; the next one takes the rest.
   std::deque<std::unique_ptr<TaskRecord>> backlog_;
   static constexpr std::size_t kIntakeChunk = 256;
+  std::size_t intake_chunk_ = kIntakeChunk;  // this sweep's share (progress lock)
+  bool single_core_ = false;                 // this rank may run on one core only
   std::unordered_map<ObjectId, std::vector<int>> remote_waiters_;  // rank 0, under progress_mu_
   std::atomic<std::size_t> unfinished_{0};  // rank 0: tasks submitted and not yet complete
 

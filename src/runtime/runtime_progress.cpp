@@ -70,14 +70,17 @@ bool Runtime::sweep() {
       intake_.clear();
       intake_size_.store(0, std::memory_order_release);
     }
-    // A bounded share per sweep: a graph submitted in one loop arrives here as one batch of
-    // thousands of tasks, and scheduling them all before dispatching any left the workers idle
-    // for milliseconds at the start of every such graph (seen in timelines: 1-6 ms stalls).
-    const std::size_t n = std::min(backlog_.size(), kIntakeChunk);
+    // A graph submitted in one loop arrives here as one batch of thousands of tasks, and
+    // scheduling them all before dispatching any left the workers idle for milliseconds at the
+    // start of every such graph (seen in timelines: 1-6 ms stalls). So the first 256 of a
+    // backlog go out at once, and the rest in the next sweep: 256 per sweep throughout cost
+    // empty-task throughput 10-20%, and doubling shares still about 10%.
+    const std::size_t n = std::min(backlog_.size(), intake_chunk_);
     for (std::size_t i = 0; i < n; ++i) {
       scheduler_->submit(std::move(backlog_.front()));
       backlog_.pop_front();
     }
+    intake_chunk_ = backlog_.empty() ? kIntakeChunk : backlog_.size();
     did = did || n > 0;
   }
   did = (transport_->poll(
