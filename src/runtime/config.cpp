@@ -76,13 +76,7 @@ std::string check_launch(int world_size, const EnvLookup& env) {
 }
 
 int available_cores() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    const int n = CPU_COUNT(&set);
-    if (n > 0) return n;
-  }
-  const unsigned hc = std::thread::hardware_concurrency();
-  return hc > 0 ? static_cast<int>(hc) : 1;
+  return count_cores(affinity_words());
 }
 
 std::vector<std::uint64_t> affinity_words() {

@@ -358,15 +358,12 @@ void Scheduler::on_blocked(int rank, int delta) {
 }
 
 void Scheduler::finish(TaskRecord* t, ObjectPtr outcome) {
-  // The member work list saves an allocation per task; finish never runs inside itself, but a
-  // local list keeps that safe if it ever does.
-  std::vector<std::pair<ObjectId, ObjectPtr>> local;
-  const bool mine = !finishing_;
-  auto& work = mine ? work_ : local;
-  finishing_ = true;
+  // Borrows the kept work list (its capacity saves an allocation per task) and gives it back.
+  std::vector<std::pair<ObjectId, ObjectPtr>> work;
+  work.swap(work_);
   complete_task(t, std::move(outcome), work);
   release_waiters(work);
-  if (mine) finishing_ = false;
+  work_.swap(work);
 }
 
 void Scheduler::on_object_ready(ObjectId id, ObjectPtr outcome) {

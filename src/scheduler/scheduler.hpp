@@ -182,8 +182,7 @@ class Scheduler {
   std::vector<char> made_;                            // submit: which arguments exist
   mutable std::vector<std::pair<int, int>> counts_;   // predispatch_rank: rank, arguments
   std::vector<std::pair<ObjectId, ObjectPtr>> work_;  // finish: objects completed
-  bool finishing_ = false;
-  Writer rewrite_buf_;  // rewrite_args' output
+  Writer rewrite_buf_;                                // rewrite_args' output
   std::vector<DepMessage> dep_messages_;
   std::atomic<std::uint64_t> predispatched_{0};
   std::atomic<std::uint64_t> forwarded_{0};

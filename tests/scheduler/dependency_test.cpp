@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "scheduler/scheduler_harness.hpp"
 
 namespace {
@@ -12,6 +15,21 @@ using mpiray::detail::ArgKind;
 // One executor rank (1) with plenty of room, rank 0 is the driver only.
 SchedulerHarness one_worker() {
   return SchedulerHarness({0, 8});
+}
+
+// Runs a dispatch round that must send exactly task `id`; returns the values of its arguments
+// as the worker decodes them (empty if something else was sent).
+std::vector<std::string> dispatched_values(SchedulerHarness& h, ObjectId id) {
+  auto sent = h.dispatch();
+  EXPECT_EQ(sent.size(), 1u);
+  if (sent.size() != 1) return {};
+  EXPECT_EQ(sent[0].task.id, id);
+  std::vector<std::string> values;
+  for (const DecodedArg& a : decode_args(sent[0].task.args)) {
+    EXPECT_EQ(a.kind, ArgKind::kValue) << "ref arguments are resolved before dispatch";
+    values.push_back(a.bytes);
+  }
+  return values;
 }
 
 TEST(SchedulerDeps, TaskWaitsForItsRefArgumentThenGetsTheProducersBytes) {
@@ -43,13 +61,7 @@ TEST(SchedulerDeps, ReadyArgumentIsResolvedAtSubmitAndItsReferenceIsReturned) {
   h.dispatch();
   h.succeed(1, producer, "early");
   const ObjectId consumer = h.submit(ArgsBuilder().ref(producer).ref(producer).build());
-  auto sent = h.dispatch();
-  ASSERT_EQ(sent.size(), 1u);
-  EXPECT_EQ(sent[0].task.id, consumer);
-  const auto args = decode_args(sent[0].task.args);
-  ASSERT_EQ(args.size(), 2u);
-  EXPECT_EQ(args[0].bytes, "early");
-  EXPECT_EQ(args[1].bytes, "early");
+  EXPECT_EQ(dispatched_values(h, consumer), (std::vector<std::string>{"early", "early"}));
   // The scheduler's temporary references are gone: dropping the submitter's one frees it.
   EXPECT_TRUE(h.table.release(producer).freed);
 }
@@ -71,14 +83,7 @@ TEST(SchedulerDeps, TaskAdoptsTheSubmittersReferencesAndDropsThemOnceResolved) {
   EXPECT_FALSE(h.table.release(b).freed) << "the waiting task still holds b";
   ASSERT_NE(h.table.try_get(a), nullptr);
   h.succeed(1, b, "B");
-  auto sent = h.dispatch();
-  ASSERT_EQ(sent.size(), 1u);
-  EXPECT_EQ(sent[0].task.id, c);
-  const auto args = decode_args(sent[0].task.args);
-  ASSERT_EQ(args.size(), 3u);
-  EXPECT_EQ(args[0].bytes, "A");
-  EXPECT_EQ(args[1].bytes, "B");
-  EXPECT_EQ(args[2].bytes, "A");
+  EXPECT_EQ(dispatched_values(h, c), (std::vector<std::string>{"A", "B", "A"}));
   bool known = true;
   h.table.try_get(a, &known);
   EXPECT_FALSE(known) << "resolved: the task's references to a are gone, so a is freed";
@@ -132,12 +137,7 @@ TEST(SchedulerDeps, TaskWithSeveralPendingDepsWaitsForAll) {
   h.succeed(1, b, "B");
   EXPECT_TRUE(h.dispatch().empty());
   h.succeed(1, a, "A");
-  auto sent = h.dispatch();
-  ASSERT_EQ(sent.size(), 1u);
-  EXPECT_EQ(sent[0].task.id, c);
-  const auto args = decode_args(sent[0].task.args);
-  EXPECT_EQ(args.at(0).bytes, "A");
-  EXPECT_EQ(args.at(1).bytes, "B");
+  EXPECT_EQ(dispatched_values(h, c), (std::vector<std::string>{"A", "B"}));
 }
 
 TEST(SchedulerDeps, FailureCascadesToDependentsWithTheSameErrorWithoutDispatching) {

@@ -38,6 +38,21 @@ struct Harness : SchedulerHarness {
     EXPECT_NE(sent[0].rank, sent[1].rank);
     return {sent[0], sent[1]};
   }
+  // Two producers running, one on each rank, and a task taking both results, sent ahead.
+  struct TwoProducers {
+    Dispatched pa, pc;
+    ObjectId consumer_task;
+    int consumer;  // the rank it was sent to
+    const Dispatched& own() const { return consumer == pa.rank ? pa : pc; }
+    const Dispatched& other() const { return consumer == pa.rank ? pc : pa; }
+  };
+  TwoProducers consumer_of_two() {
+    auto [pa, pc] = two_running();
+    const ObjectId b = submit(ArgsBuilder().ref(pa.task.id).ref(pc.task.id).build());
+    auto sent = dispatch();
+    EXPECT_EQ(sent.size(), 1u);
+    return {pa, pc, b, sent.at(0).rank};
+  }
 };
 
 std::vector<DepMessage> of_kind(const std::vector<DepMessage>& all, DepMessage::Kind k) {
@@ -82,13 +97,10 @@ TEST(SchedulerPredispatch, DependentGoesAheadToTheProducersRankWithItsArgumentLe
 
 TEST(SchedulerPredispatch, ProducerOnAnotherRankIsAskedToPushAndUnservedConsumersGetTheValue) {
   Harness h;
-  auto [pa, pc] = h.two_running();
-  const ObjectId a = pa.task.id, c = pc.task.id;
-  const ObjectId b = h.submit(ArgsBuilder().ref(a).ref(c).build());
-  auto sent = h.dispatch();
-  ASSERT_EQ(sent.size(), 1u);
-  const int consumer = sent[0].rank;
-  const Dispatched& other = consumer == pa.rank ? pc : pa;
+  const auto two = h.consumer_of_two();
+  const ObjectId b = two.consumer_task;
+  const int consumer = two.consumer;
+  const Dispatched& other = two.other();
   auto msgs = h.scheduler.take_dep_messages();
   ASSERT_EQ(msgs.size(), 1u);
   EXPECT_EQ(msgs[0].kind, DepMessage::kPushTo);
@@ -109,7 +121,7 @@ TEST(SchedulerPredispatch, ProducerOnAnotherRankIsAskedToPushAndUnservedConsumer
   EXPECT_EQ(cancels[0].dest, other.rank);
   EXPECT_TRUE(of_kind(msgs, DepMessage::kDone).empty());
 
-  const Dispatched& own = consumer == pa.rank ? pa : pc;
+  const Dispatched& own = two.own();
   h.succeed(own.rank, own.task.id, "own", mpiray::detail::Scheduler::kQueuedWorkNs, {consumer});
   msgs = h.scheduler.take_dep_messages();
   ASSERT_EQ(msgs.size(), 1u);
@@ -123,11 +135,10 @@ TEST(SchedulerPredispatch, ProducerOnAnotherRankIsAskedToPushAndUnservedConsumer
 // runs this under ASan, where a stale waiting-list entry shows as a use-after-free).
 TEST(SchedulerPredispatch, DependentDoneBeforeRankZeroSawItsArgumentsIsForgotten) {
   Harness h;
-  auto [pa, pc] = h.two_running();
-  const ObjectId b = h.submit(ArgsBuilder().ref(pa.task.id).ref(pc.task.id).build());
-  auto sent = h.dispatch();
-  ASSERT_EQ(sent.size(), 1u);
-  const int consumer = sent[0].rank;
+  const auto two = h.consumer_of_two();
+  const ObjectId b = two.consumer_task;
+  const int consumer = two.consumer;
+  const Dispatched &pa = two.pa, &pc = two.pc;
   h.scheduler.take_dep_messages();
   h.succeed(consumer, b, "B");
   ASSERT_TRUE(h.object(b));
@@ -139,12 +150,10 @@ TEST(SchedulerPredispatch, DependentDoneBeforeRankZeroSawItsArgumentsIsForgotten
 
 TEST(SchedulerPredispatch, PushedValueOnlyGetsADone) {
   Harness h;
-  auto [pa, pc] = h.two_running();
-  const ObjectId b = h.submit(ArgsBuilder().ref(pa.task.id).ref(pc.task.id).build());
-  auto sent = h.dispatch();
-  ASSERT_EQ(sent.size(), 1u);
-  const int consumer = sent[0].rank;
-  const Dispatched& other = consumer == pa.rank ? pc : pa;
+  const auto two = h.consumer_of_two();
+  const ObjectId b = two.consumer_task;
+  const int consumer = two.consumer;
+  const Dispatched& other = two.other();
   h.scheduler.take_dep_messages();
   h.succeed(other.rank, other.task.id, "pushed", mpiray::detail::Scheduler::kQueuedWorkNs,
             {consumer});
