@@ -56,6 +56,10 @@ ReleaseCounters release_counters() noexcept {
   Runtime* r = g_runtime.load(std::memory_order_acquire);
   return r ? r->release_counters() : ReleaseCounters{};
 }
+TransportCounters transport_counters() noexcept {
+  Runtime* r = g_runtime.load(std::memory_order_acquire);
+  return r ? r->transport_counters() : TransportCounters{};
+}
 InPlaceMaker find_in_place(std::uint64_t type_tag) noexcept {
   const auto& m = in_place_makers();
   const auto it = m.find(type_tag);

@@ -74,6 +74,13 @@ Runtime::Runtime(int* argc, char*** argv) {
     const int busy = layout_.local_size * std::max(1, my_threads);
     BackoffConfig::set_oversubscribed(layout_.local_size > cores || busy > cores);
   }
+  // All messages ring a doorbell only when every rank shares this node; MPIRAY_DOORBELL=0
+  // keeps the spin-yield-sleep back-off anyway.
+  {
+    const char* d = env("MPIRAY_DOORBELL");
+    BackoffConfig::set_doorbell(transport_->has_doorbell() && layout_.nodes == 1 &&
+                                !(d && std::string(d) == "0"));
+  }
   std::vector<int> threads_per_rank = transport_->gather_int(my_threads);
   outbox_.resize(layout_.size);
   next_id_ = (static_cast<std::uint64_t>(layout_.rank) << kOwnerShift);
@@ -122,6 +129,18 @@ Runtime::Runtime(int* argc, char*** argv) {
         threads_, [this](Job& j) { run_job(j); }, [this] { return try_progress(); }, &pollers_,
         /*start_now=*/false);  // started by run(), once the API can see this runtime
     pool_->set_hot_flag(&dep_waiting_);
+    // The progress thread, in its courtesy pause while a task thread polled, must take over
+    // listening (it sleeps on the doorbell; a sleeping task thread would notice no message).
+    pool_->set_sleep_hook([this] { kick(/*strong=*/true); });
+    if (transport_->has_doorbell()) {
+      // Idle task threads sleep on the doorbell themselves: a message wakes the thread that
+      // will run the work it brings, not the progress thread first and then the task thread.
+      pool_->set_idle_wait(
+          [this](std::chrono::microseconds w, const std::function<bool()>& ready) {
+            transport_->wait_message(w, ready);
+          },
+          [this] { transport_->wake_waiter(); });
+    }
   }
 
   if (layout_.rank != 0) {

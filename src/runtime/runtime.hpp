@@ -78,6 +78,12 @@ class Runtime {
     return {stat_fetched_window_.load(), stat_fetched_shared_.load(), stat_fetched_message_.load()};
   }
   const Layout& layout() const { return layout_; }
+  /// Read under the progress lock: the transport's counters are written only in sweeps.
+  TransportCounters transport_counters() {
+    std::lock_guard<std::mutex> lk(progress_mu_);
+    return {transport_->has_doorbell(), transport_->messages_sent(), transport_->ring_messages(),
+            transport_->ring_overflows(), transport_->doorbells_rung()};
+  }
   ReleaseCounters release_counters() const {
     ReleaseCounters c;
     if (scheduler_) {
@@ -109,7 +115,7 @@ class Runtime {
       return std::chrono::microseconds(100);
     return w;
   }
-  /// Sleeps the progress thread for `w` unless kicked.
+  /// Sleeps the progress thread for `w` unless kicked or (with a doorbell) a message comes.
   void progress_sleep(std::chrono::microseconds w, const std::atomic<bool>& stop);
   void run_job(Job& job);
   ObjectId new_id();
@@ -297,6 +303,7 @@ class Runtime {
   bool single_core_ = false;                 // this rank may run on one core only
   std::unordered_map<ObjectId, std::vector<int>> remote_waiters_;  // rank 0, under progress_mu_
   std::atomic<std::size_t> unfinished_{0};  // rank 0: tasks submitted and not yet complete
+  std::atomic<int> door_listeners_{0};      // threads in get() asleep on the doorbell
 
   std::atomic<std::uint64_t> next_id_{0};
   std::atomic<bool> stopping_{false};

@@ -16,6 +16,7 @@ namespace mpiray::detail {
 
 void Runtime::kick(bool strong) {
   if (pool_) pool_->kick();
+  if (door_listeners_.load(std::memory_order_acquire) > 0) transport_->wake_waiter();
   if (!progress_sleeping_.load(std::memory_order_acquire) &&
       !(strong && courtesy_sleeping_.load(std::memory_order_acquire)))
     return;
@@ -24,6 +25,7 @@ void Runtime::kick(bool strong) {
     kicked_ = true;
   }
   sleep_cv_.notify_one();
+  if (transport_->has_doorbell()) transport_->wake_waiter();
 }
 
 bool Runtime::try_progress() {
@@ -342,7 +344,11 @@ void Runtime::progress_loop(const std::atomic<bool>& stop) {
   Backoff backoff;
   const auto courtesy = BackoffConfig::get().max_sleep / 4;
   while (!stop.load(std::memory_order_acquire)) {
-    if (pollers_.load(std::memory_order_acquire) > 0) {
+    // With a doorbell, idle task threads also sleep on it, so they listen for messages even
+    // asleep; the progress thread then only works while all of them are busy with jobs.
+    const bool others_listen = pollers_.load(std::memory_order_acquire) > 0 ||
+                               (pool_ && transport_->has_doorbell() && pool_->idle_threads() > 0);
+    if (others_listen) {
       // Someone else is polling: leave the core to it. Not marked as sleeping, so nobody pays
       // for waking us; we look again shortly in case that thread got busy.
       std::unique_lock<std::mutex> lk(sleep_mu_);
@@ -364,6 +370,20 @@ void Runtime::progress_loop(const std::atomic<bool>& stop) {
 }
 
 void Runtime::progress_sleep(std::chrono::microseconds w, const std::atomic<bool>& stop) {
+  if (transport_->has_doorbell()) {
+    // Sleep on the rank's doorbell: a message from a rank of this node wakes us as a kick does.
+    progress_sleeping_.store(true, std::memory_order_seq_cst);
+    transport_->wait_message(w, [&] {
+      std::lock_guard<std::mutex> lk(sleep_mu_);
+      const bool k = kicked_;
+      kicked_ = false;
+      return k || stop.load();
+    });
+    progress_sleeping_.store(false, std::memory_order_release);
+    std::lock_guard<std::mutex> lk(sleep_mu_);
+    kicked_ = false;
+    return;
+  }
   std::unique_lock<std::mutex> lk(sleep_mu_);
   progress_sleeping_.store(true, std::memory_order_release);
   sleep_cv_.wait_for(lk, w, [&] { return kicked_ || stop.load(); });

@@ -255,6 +255,18 @@ bool Runtime::wait_until(Done&& done, Deadline deadline, ObjectId single) {
     }
     auto until = Clock::now() + w;
     if (deadline && *deadline < until) until = *deadline;
+    if (!on_pool && BackoffConfig::doorbell()) {
+      // Sleep on the doorbell, still counted as the poller (the progress thread stays in its
+      // courtesy pause): the message that brings our value wakes this thread, which takes it.
+      const auto left = std::chrono::duration_cast<std::chrono::microseconds>(until - Clock::now());
+      door_listeners_.fetch_add(1, std::memory_order_acq_rel);
+      if (left.count() > 0)
+        transport_->wait_message(left, [&] {
+          return (single ? table_.generation_for(single) : table_.generation()) != gen;
+        });
+      door_listeners_.fetch_sub(1, std::memory_order_acq_rel);
+      continue;
+    }
     poller.set(false);
     kick(/*strong=*/true);  // we stop polling: the progress thread must not wait out its courtesy
     if (single) {

@@ -18,6 +18,9 @@ namespace mpiray::detail {
 namespace {
 
 constexpr int kTag = 7001;
+// A same-node message too large for its ring: announced by a marker in the ring, received only
+// when the reader meets that marker, so each sender's messages keep their order.
+constexpr int kTagOverflow = 7002;
 
 void check(int rc, const char* what) {
   if (rc == MPI_SUCCESS) return;
@@ -127,6 +130,48 @@ MpiTransport::MpiTransport(int* argc, char*** argv) {
   layout_.hostname = host;
   recv_buf_.resize(1 << 16);
   mpi_yield_before_ = disable_mpi_yield();
+  open_mailboxes();
+}
+
+void MpiTransport::open_mailboxes() {
+  local_of_.assign(layout_.size, -1);
+  if (layout_.size == 1) return;
+  MPI_Comm node = as_comm(node_comm_);
+  world_of_.assign(layout_.local_size, -1);
+  MPI_Allgather(&layout_.rank, 1, MPI_INT, world_of_.data(), 1, MPI_INT, node);
+  for (int i = 0; i < layout_.local_size; ++i) local_of_[world_of_[i]] = i;
+  const char* env = std::getenv("MPIRAY_SHM_MAILBOX");
+  int want = (env && std::string(env) == "0") ? 0 : 1;
+  if (layout_.local_size < 2 || layout_.local_size > ShmMailbox::kMaxLocalRanks) want = 0;
+  int all_want = 0;
+  MPI_Allreduce(&want, &all_want, 1, MPI_INT, MPI_MIN, node);
+  if (!all_want) return;
+  const std::size_t bytes = ShmMailbox::inbox_bytes(layout_.local_size);
+  MPI_Info info;
+  MPI_Info_create(&info);
+  MPI_Info_set(info, "alloc_shared_noncontig", "true");  // each inbox on its own pages
+  auto* win = new MPI_Win;
+  void* base = nullptr;
+  const int rc = MPI_Win_allocate_shared(static_cast<MPI_Aint>(bytes), 64, info, node, &base, win);
+  MPI_Info_free(&info);
+  int good = rc == MPI_SUCCESS ? 1 : 0, all_good = 0;
+  if (good) ShmMailbox::construct(base, layout_.local_size);
+  // Also orders every inbox's construction before anyone's first push.
+  MPI_Allreduce(&good, &all_good, 1, MPI_INT, MPI_MIN, node);
+  if (!all_good) {
+    if (good) MPI_Win_free(win);
+    delete win;
+    return;
+  }
+  std::vector<void*> inboxes(layout_.local_size);
+  for (int i = 0; i < layout_.local_size; ++i) {
+    MPI_Aint size = 0;
+    int unit = 0;
+    MPI_Win_shared_query(*win, i, &size, &unit, &inboxes[i]);
+  }
+  mailbox_win_ = win;
+  mailbox_ = std::make_unique<ShmMailbox>(std::move(inboxes), layout_.local_rank);
+  ring_wait_.resize(layout_.size);
 }
 
 bool MpiTransport::open_shared(std::size_t bytes) {
@@ -190,6 +235,11 @@ void MpiTransport::shared_sync() {
 
 MpiTransport::~MpiTransport() {
   restore_mpi_yield(mpi_yield_before_);
+  if (mailbox_win_) {
+    mailbox_.reset();
+    MPI_Win_free(static_cast<MPI_Win*>(mailbox_win_));
+    delete static_cast<MPI_Win*>(mailbox_win_);
+  }
   if (shm_win_) {
     MPI_Win_unlock_all(*static_cast<MPI_Win*>(shm_win_));
     MPI_Win_free(static_cast<MPI_Win*>(shm_win_));
@@ -219,18 +269,56 @@ void MpiTransport::send(int dest, std::vector<char>&& bytes) {
     throw RuntimeError("mpiray: a message of " + std::to_string(bytes.size() >> 20) +
                        " MiB exceeds MPI's 2 GiB message limit; values this large move only "
                        "through one-sided windows, which this MPI/network does not provide");
+  ++sent_;
+  bytes_sent_ += bytes.size();
+  if (mailbox_ && local_of_[dest] >= 0) {
+    auto& waiting = ring_wait_[dest];
+    if (waiting.empty() && try_ring(dest, bytes)) return;
+    waiting.push_back(std::move(bytes));  // behind earlier ones: order is kept
+    ++ring_backlog_;
+    return;
+  }
+  isend(dest, kTag, std::move(bytes));
+}
+
+bool MpiTransport::try_ring(int dest, std::vector<char>& bytes) {
+  const int local = local_of_[dest];
+  switch (mailbox_->push(local, bytes.data(), bytes.size())) {
+    case ShmMailbox::Push::kDone:
+      ++ring_sent_;
+      return true;
+    case ShmMailbox::Push::kFull:
+      return false;
+    case ShmMailbox::Push::kTooLarge:
+      if (!mailbox_->push_marker(local)) return false;
+      ++ring_overflow_;
+      isend(dest, kTagOverflow, std::move(bytes));
+      return true;
+  }
+  return false;
+}
+
+void MpiTransport::isend(int dest, int tag, std::vector<char>&& bytes) {
   auto* s = new PendingSend;
   s->bytes = std::move(bytes);
-  check(MPI_Isend(s->bytes.data(), static_cast<int>(s->bytes.size()), MPI_BYTE, dest, kTag,
+  check(MPI_Isend(s->bytes.data(), static_cast<int>(s->bytes.size()), MPI_BYTE, dest, tag,
                   as_comm(comm_), &s->req),
         "MPI_Isend");
-  ++sent_;
-  bytes_sent_ += s->bytes.size();
   sends_.push_back(s);
 }
 
 bool MpiTransport::test_sends() {
   bool any = false;
+  if (ring_backlog_ > 0) {
+    for (int dest = 0; dest < layout_.size; ++dest) {
+      auto& waiting = ring_wait_[dest];
+      while (!waiting.empty() && try_ring(dest, waiting.front())) {
+        waiting.pop_front();
+        --ring_backlog_;
+        any = true;
+      }
+    }
+  }
   // Sends complete roughly in order; stop at the first unfinished one to keep this O(done).
   while (!sends_.empty()) {
     int done = 0;
@@ -243,7 +331,42 @@ bool MpiTransport::test_sends() {
   return any;
 }
 
+struct MpiTransport::RingVisitor : ShmMailbox::Visitor {
+  MpiTransport& t;
+  const Handler& on_message;
+  RingVisitor(MpiTransport& tr, const Handler& h) : t(tr), on_message(h) {}
+  void message(int source, const char* data, std::size_t size) override {
+    ++t.received_;
+    on_message(t.world_of_[source], data, size);
+  }
+  bool marker(int source) override {
+    const int world = t.world_of_[source];
+    int flag = 0;
+    MPI_Message msg;
+    MPI_Status st;
+    check(MPI_Improbe(world, kTagOverflow, as_comm(t.comm_), &flag, &msg, &st), "MPI_Improbe");
+    if (!flag) return false;
+    int count = 0;
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    if (t.recv_buf_.size() < static_cast<std::size_t>(count)) t.recv_buf_.resize(count);
+    check(MPI_Mrecv(t.recv_buf_.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv");
+    ++t.received_;
+    on_message(world, t.recv_buf_.data(), static_cast<std::size_t>(count));
+    return true;
+  }
+};
+
 int MpiTransport::poll(const Handler& on_message, int max) {
+  if (!mailbox_) return poll_mpi(on_message, max);
+  RingVisitor v(*this, on_message);
+  int n = mailbox_->poll(v, max);
+  // Off-node ranks still come by MPI. On one node nothing does, but MPI's progress engine is
+  // still run now and then (one-sided and collective requests of this rank).
+  if (n < max && (layout_.nodes > 1 || (++polls_ & 15) == 0)) n += poll_mpi(on_message, max - n);
+  return n;
+}
+
+int MpiTransport::poll_mpi(const Handler& on_message, int max) {
   int n = 0;
   while (n < max) {
     int flag = 0;
@@ -385,7 +508,7 @@ void MpiTransport::quiesce(const Handler& on_message) {
     prev[0] = global[0];
     prev[1] = global[1];
   }
-  while (!sends_.empty()) {
+  while (pending_sends() > 0) {
     if (!test_sends()) std::this_thread::yield();
   }
 }

@@ -4,12 +4,16 @@
 // Not thread-safe by itself: the runtime calls it under its progress lock, which is why
 // MPI_THREAD_SERIALIZED suffices.
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "transport/shm_mailbox.hpp"
 
 namespace mpiray::detail {
 
@@ -36,12 +40,30 @@ class MpiTransport {
   const Layout& layout() const { return layout_; }
 
   /// Starts a non-blocking send of `bytes` to `dest`; the buffer is kept until it completes.
+  /// To a rank on this node it goes through the node's shared-memory rings (ShmMailbox) when
+  /// they exist; a message that does not fit waits here, in order, until there is room.
   void send(int dest, std::vector<char>&& bytes);
-  /// Completes finished sends; returns true if any did.
+  /// Completes finished sends and moves waiting ones into rings; returns true if any did.
   bool test_sends();
-  std::size_t pending_sends() const { return sends_.size(); }
+  std::size_t pending_sends() const { return sends_.size() + ring_backlog_; }
   /// Receives up to `max` waiting messages, calling `on_message` for each; returns the count.
   int poll(const Handler& on_message, int max = 64);
+
+  // ---- sleeping until a message comes (same-node rings only; thread-safe)
+  /// True when same-node messages ring this rank's doorbell (see ShmMailbox); off-node ones do
+  /// not, so sleeps stay bounded by their timeouts.
+  bool has_doorbell() const { return mailbox_ != nullptr; }
+  /// Sleeps at most `timeout`, less if a same-node message arrives or wake_waiter() is called;
+  /// returns at once if `ready()` holds once this rank announced that it sleeps.
+  template <class Ready>
+  void wait_message(std::chrono::microseconds timeout, Ready&& ready) {
+    mailbox_->wait(timeout, std::forward<Ready>(ready));
+  }
+  void wake_waiter() { mailbox_->wake(); }
+  /// Doorbell rings sent to sleeping ranks, and messages that went through rings.
+  std::uint64_t doorbells_rung() const { return mailbox_ ? mailbox_->rings_sent() : 0; }
+  std::uint64_t ring_messages() const { return ring_sent_; }
+  std::uint64_t ring_overflows() const { return ring_overflow_; }
 
   // ---- one-sided reads: every rank exposes objects in one dynamic window (passive target)
   /// False when the MPI library cannot create dynamic windows on this network: callers then
@@ -93,6 +115,15 @@ class MpiTransport {
 
  private:
   struct PendingSend;
+  struct RingVisitor;
+  /// Collective over the node: maps the node's inboxes (MPIRAY_SHM_MAILBOX=0 on any rank: none).
+  void open_mailboxes();
+  /// Puts one message into `dest`'s ring (or its marker plus an MPI send when too large);
+  /// false when the ring has no room now.
+  bool try_ring(int dest, std::vector<char>& bytes);
+  void isend(int dest, int tag, std::vector<char>&& bytes);
+  /// Receives from MPI, any source, regular tag.
+  int poll_mpi(const Handler& on_message, int max);
   Layout layout_;
   bool finalize_ = false;
   int mpi_yield_before_ = -1;  // Open MPI's yield-when-idle before we turned it off (-1: untouched)
@@ -108,6 +139,15 @@ class MpiTransport {
   int next_bcast_ = 0;
   std::deque<PendingSend*> sends_;
   std::vector<char> recv_buf_;
+  void* mailbox_win_ = nullptr;                           // MPI_Win of the node's inboxes
+  std::unique_ptr<ShmMailbox> mailbox_;                   // nullptr: every message goes by MPI
+  std::vector<int> local_of_;                             // world rank -> local index, -1 off-node
+  std::vector<int> world_of_;                             // local index -> world rank
+  std::vector<std::deque<std::vector<char>>> ring_wait_;  // per world rank: waiting for room
+  std::size_t ring_backlog_ = 0;
+  std::uint64_t ring_sent_ = 0;
+  std::uint64_t ring_overflow_ = 0;
+  std::uint64_t polls_ = 0;
   std::uint64_t sent_ = 0;
   std::uint64_t bytes_sent_ = 0;
   std::uint64_t received_ = 0;

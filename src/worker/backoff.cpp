@@ -17,6 +17,7 @@ std::chrono::microseconds env_us(const char* name, std::chrono::microseconds dfl
   return (end && *end == '\0' && x >= 0) ? std::chrono::microseconds(x) : dflt;
 }
 std::atomic<bool> g_oversubscribed{false};
+std::atomic<bool> g_doorbell{false};
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -26,6 +27,12 @@ inline void cpu_relax() {
 
 void BackoffConfig::set_oversubscribed(bool on) {
   g_oversubscribed.store(on, std::memory_order_relaxed);
+}
+void BackoffConfig::set_doorbell(bool on) {
+  g_doorbell.store(on, std::memory_order_relaxed);
+}
+bool BackoffConfig::doorbell() {
+  return g_doorbell.load(std::memory_order_relaxed);
 }
 bool BackoffConfig::oversubscribed() {
   return g_oversubscribed.load(std::memory_order_relaxed);
@@ -68,7 +75,7 @@ std::chrono::microseconds Backoff::step() {
   const auto idle = now - since_;
   in_spin_ = idle < c.spin;
   if (in_spin_) return spin_round();
-  if (idle < c.spin + c.yield) {
+  if (idle < c.spin + c.yield && !g_doorbell.load(std::memory_order_relaxed)) {
     sched_yield();
     return std::chrono::microseconds(0);
   }

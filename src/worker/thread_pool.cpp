@@ -72,7 +72,10 @@ void ThreadPool::push(std::vector<Job>&& jobs) {
     wake = sleepers_ > 0;
     if (blocked_ > 0) replace_blocked_locked();  // blocked threads leave the pool short
   }
-  if (wake) cv_.notify_all();
+  if (wake) {
+    cv_.notify_all();
+    if (idle_wake_) idle_wake_();
+  }
 }
 
 bool ThreadPool::try_run_one() {
@@ -110,7 +113,10 @@ void ThreadPool::kick() {
     std::lock_guard<std::mutex> lk(mu_);
     wake = sleepers_ > 0;
   }
-  if (wake) cv_.notify_all();
+  if (wake) {
+    cv_.notify_all();
+    if (idle_wake_) idle_wake_();
+  }
 }
 
 std::size_t ThreadPool::queued() const {
@@ -128,6 +134,7 @@ std::size_t ThreadPool::stop() {
     queue_.clear();
   }
   cv_.notify_all();
+  if (idle_wake_) idle_wake_();
   spare_cv_.notify_all();
   for (auto& t : threads_)
     if (t.joinable()) t.join();
@@ -143,6 +150,11 @@ void ThreadPool::loop() {
     if (pollers_ && on != polling) pollers_->fetch_add(on ? 1 : -1, std::memory_order_acq_rel);
     polling = on;
   };
+  bool idle = false;  // counted in idle_count_
+  auto set_idle = [&](bool on) {
+    if (on != idle) idle_count_.fetch_add(on ? 1 : -1, std::memory_order_acq_rel);
+    idle = on;
+  };
   for (;;) {
     Job j;
     bool have = false;
@@ -153,6 +165,7 @@ void ThreadPool::loop() {
       // reused when another thread blocks.
       if (live_ - blocked_ - spares_ > size_) {
         set_polling(false);
+        set_idle(false);
         ++spares_;
         spare_cv_.wait(lk, [&] { return wake_spares_ > 0 || stopping_; });
         --spares_;
@@ -168,10 +181,12 @@ void ThreadPool::loop() {
     }
     if (have) {
       set_polling(false);
+      set_idle(false);
       run_(j);
       backoff.reset();
       continue;
     }
+    set_idle(true);
     set_polling(true);
     if (idle_ && idle_()) {
       backoff.reset();
@@ -182,9 +197,24 @@ void ThreadPool::loop() {
     // Jobs here wait for values other ranks push: short naps, so a push is noticed soon (a
     // sleeping thread notices nothing), but no polling at full speed while a producer runs long
     // (that took 60% of a core; idle ranks must leave the cores alone).
-    if (hot_ && hot_->load(std::memory_order_acquire))
+    if (!idle_sleep_ && hot_ && hot_->load(std::memory_order_acquire))
       wait = std::min(wait, std::chrono::microseconds(kHotNapUs));
     set_polling(false);
+    if (idle_sleep_) {
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        if (stopping_ || !queue_.empty()) continue;
+        ++sleepers_;
+      }
+      idle_sleep_(wait, [this] {
+        std::lock_guard<std::mutex> lk(mu_);
+        return stopping_ || !queue_.empty();
+      });
+      std::lock_guard<std::mutex> lk(mu_);
+      --sleepers_;
+      continue;
+    }
+    if (sleep_hook_ && pollers_ && pollers_->load(std::memory_order_acquire) == 0) sleep_hook_();
     std::unique_lock<std::mutex> lk(mu_);
     if (stopping_ || !queue_.empty()) continue;
     ++sleepers_;
@@ -192,6 +222,7 @@ void ThreadPool::loop() {
     --sleepers_;
   }
   set_polling(false);
+  set_idle(false);
   std::lock_guard<std::mutex> lk(mu_);
   --live_;
 }

@@ -8,6 +8,7 @@
 // task picked that way may depend on a frame beneath it, which deadlocks.)
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -58,6 +59,19 @@ class ThreadPool {
   /// (jobs here wait for values other ranks push), and a sleeping thread notices it only when
   /// its nap ends.
   void set_hot_flag(const std::atomic<bool>* hot) { hot_ = hot; }
+  /// Called (before start()) with a function run when the last polling thread stops polling to
+  /// sleep: the owner then has its own sleeper listen for messages instead.
+  void set_sleep_hook(std::function<void()> hook) { sleep_hook_ = std::move(hook); }
+  /// Idle threads sleep in `sleep(timeout, ready)` instead of on the pool's own condition
+  /// variable, and `wake()` ends such sleeps (the owner's doorbell, which messages from other
+  /// ranks also ring: an idle thread then wakes straight to the work that came). Before start().
+  using SleepFn = std::function<void(std::chrono::microseconds, const std::function<bool()>&)>;
+  void set_idle_wait(SleepFn sleep, std::function<void()> wake) {
+    idle_sleep_ = std::move(sleep);
+    idle_wake_ = std::move(wake);
+  }
+  /// Threads that are idle (polling or asleep), not running or blocked in a job.
+  int idle_threads() const { return idle_count_.load(std::memory_order_acquire); }
   static constexpr int kHotNapUs = 50;
   void push(std::vector<Job>&& jobs);
   /// Runs one queued job on the calling thread; false if the queue was empty.
@@ -85,6 +99,10 @@ class ThreadPool {
   Idle idle_;
   std::atomic<int>* pollers_;
   const std::atomic<bool>* hot_ = nullptr;
+  std::function<void()> sleep_hook_;
+  SleepFn idle_sleep_;
+  std::function<void()> idle_wake_;
+  std::atomic<int> idle_count_{0};
   int size_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -165,6 +165,16 @@ struct ReleaseCounters {
 };
 ReleaseCounters release_counters() noexcept;
 
+/// Messages this rank sent so far, by path (tests and statistics).
+struct TransportCounters {
+  bool rings = false;               // this node's ranks exchange messages through shared rings
+  std::uint64_t sent = 0;           // all messages
+  std::uint64_t ring_sent = 0;      // of them, through a same-node ring
+  std::uint64_t ring_overflow = 0;  // same-node ones too large for a ring (a marker, then MPI)
+  std::uint64_t doorbells = 0;      // wake-ups of sleeping ranks this rank's messages caused
+};
+TransportCounters transport_counters() noexcept;
+
 int current_rank() noexcept;
 int current_world_size() noexcept;
 int current_num_workers() noexcept;
