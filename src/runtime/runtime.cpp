@@ -275,7 +275,11 @@ void Runtime::finish_local() {
       });
     }
     if (stats_on_) {
-      const RankStats st = local_stats();
+      RankStats st;
+      {
+        std::lock_guard<std::mutex> lk(progress_mu_);  // the transport counts in sweeps
+        st = local_stats();
+      }
       queue_record(0, [&](Writer& w) {
         const auto at = begin_record(w, MsgType::kStats);
         w.put(st);

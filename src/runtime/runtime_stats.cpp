@@ -22,6 +22,9 @@ RankStats Runtime::local_stats() {
       stat_fetched_window_.load() + stat_fetched_shared_.load() + stat_fetched_message_.load();
   st.objects_spilled = table_.spilled_count();
   st.threads = is_executor() ? static_cast<std::uint64_t>(threads_) : 0;
+  st.messages = transport_->messages_sent();
+  st.ring_messages = transport_->ring_messages();
+  st.doorbells = transport_->doorbells_rung();
   return st;
 }
 

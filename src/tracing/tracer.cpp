@@ -94,17 +94,24 @@ std::string format_stats(const std::vector<RankStats>& per_rank, std::uint64_t q
                          std::uint64_t early, std::uint64_t forwarded) {
   std::string out =
       "mpiray stats:\n  rank  threads      tasks  actor_calls   busy%     sent_MiB  fetched_MiB  "
-      "spilled\n";
+      "spilled     messages  in_rings  doorbells\n";
   char line[256];
   for (std::size_t r = 0; r < per_rank.size(); ++r) {
     const RankStats& s = per_rank[r];
     const double capacity = static_cast<double>(s.wall_ns) * (s.threads ? s.threads : 1);
     const double busy = capacity > 0 ? 100.0 * static_cast<double>(s.busy_ns) / capacity : 0.0;
-    std::snprintf(line, sizeof line, "  %4zu  %7llu  %9llu  %11llu  %6.1f  %11.2f  %11.2f  %7llu\n",
+    const double rings =
+        s.messages ? 100.0 * static_cast<double>(s.ring_messages) / static_cast<double>(s.messages)
+                   : 0.0;
+    std::snprintf(line, sizeof line,
+                  "  %4zu  %7llu  %9llu  %11llu  %6.1f  %11.2f  %11.2f  %7llu  %11llu  %7.1f%%  "
+                  "%9llu\n",
                   r, static_cast<unsigned long long>(s.threads),
                   static_cast<unsigned long long>(s.tasks),
                   static_cast<unsigned long long>(s.actor_calls), busy, s.bytes_sent / 1048576.0,
-                  s.bytes_fetched / 1048576.0, static_cast<unsigned long long>(s.objects_spilled));
+                  s.bytes_fetched / 1048576.0, static_cast<unsigned long long>(s.objects_spilled),
+                  static_cast<unsigned long long>(s.messages), rings,
+                  static_cast<unsigned long long>(s.doorbells));
     out += line;
   }
   std::snprintf(line, sizeof line, "  scheduler queue high-water mark: %llu tasks\n",

@@ -79,6 +79,9 @@ struct RankStats {
   std::uint64_t bytes_fetched = 0;
   std::uint64_t objects_spilled = 0;
   std::uint64_t threads = 0;
+  std::uint64_t messages = 0;       // messages sent
+  std::uint64_t ring_messages = 0;  // of them, through a same-node shared-memory ring
+  std::uint64_t doorbells = 0;      // sleeping ranks they woke
 };
 
 /// The table rank 0 prints at shutdown: one row per rank, then the scheduler's high-water mark.

@@ -14,6 +14,10 @@ MPIRAY_STATS=1 run "$quickstart" --mpiray-timeline "$dir/q.json" >"$dir/out" 2>"
 grep -q "quickstart: OK" "$dir/out"
 grep -q "timeline written to $dir/q.json" "$dir/err"
 grep -q "scheduler queue high-water mark" "$dir/err"
+# Ranks of one node talk through the shared rings: every row with messages shows a share > 0.
+if [[ "$np" != 1 ]]; then
+  awk '/^ +[0-9]+ +[0-9]+ / && $9 > 0 { n++; if ($10 + 0 <= 0) bad++ } END { exit !(n > 0 && !bad) }' "$dir/err"
+fi
 MPIRAY_TIMELINE="$dir/p.json" run "$ps" --iters 3 --shards 4 --samples 64 >/dev/null 2>&1
 python3 - "$dir/q.json" "$dir/p.json" "$np" <<'PY'
 import json, sys
