@@ -129,9 +129,6 @@ Runtime::Runtime(int* argc, char*** argv) {
         threads_, [this](Job& j) { run_job(j); }, [this] { return try_progress(); }, &pollers_,
         /*start_now=*/false);  // started by run(), once the API can see this runtime
     pool_->set_hot_flag(&dep_waiting_);
-    // The progress thread, in its courtesy pause while a task thread polled, must take over
-    // listening (it sleeps on the doorbell; a sleeping task thread would notice no message).
-    pool_->set_sleep_hook([this] { kick(/*strong=*/true); });
     if (transport_->has_doorbell()) {
       // Idle task threads sleep on the doorbell themselves: a message wakes the thread that
       // will run the work it brings, not the progress thread first and then the task thread.
@@ -210,6 +207,20 @@ std::vector<ObjectId> Runtime::arg_refs(std::string_view args) {
     }
   }
   return ids;
+}
+
+void Runtime::arg_refs(std::string_view args, SmallIds& out) {
+  out.clear();
+  Reader r(args);
+  const auto n = r.get<std::uint32_t>();
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const auto kind = r.get<ArgKind>();
+    if (kind == ArgKind::kRef) {
+      out.push_back(r.get<ObjectId>());
+    } else {
+      skip_encoded_arg(r, kind);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include "actors/actor_manager.hpp"
 #include "mpiray/detail/buffer.hpp"
 #include "mpiray/detail/core.hpp"
@@ -121,6 +123,10 @@ class Runtime {
   ObjectId new_id();
   /// Object ids of the kRef arguments in encoded task arguments.
   static std::vector<ObjectId> arg_refs(std::string_view args);
+  /// Small inline lists for the worker's per-task paths (a heap list per task was 3 of its
+  /// 17 allocations).
+  using SmallIds = boost::container::small_vector<ObjectId, 6>;
+  static void arg_refs(std::string_view args, SmallIds& out);
   bool is_executor() const { return layout_.size == 1 || layout_.rank != 0; }
   void answer_waiters(const std::vector<ObjectId>& completed);
   void run_actor_job(Job& job, Writer& out);
@@ -139,13 +145,13 @@ class Runtime {
   struct DepJob {
     Job job;
     std::uint32_t missing = 0;
-    std::vector<std::pair<ObjectId, ObjectPtr>> values;
+    boost::container::small_vector<std::pair<ObjectId, ObjectPtr>, 4> values;
   };
   /// Takes a task with kRef arguments (false: it has none); resolved ones go to `ready`.
   bool take_dep_job(Job& job, std::vector<Job>& ready);
   /// This rank made `id`: gives it to its waiting tasks and pushes it where rank 0 asked.
-  /// Returns the ranks served (reported with the result). Runs on the task's thread.
-  std::vector<int> release_dependents(ObjectId id, const ObjectPtr& outcome);
+  /// Sets `served` to the ranks served (reported with the result). Runs on the task's thread.
+  void release_dependents(ObjectId id, const ObjectPtr& outcome, std::vector<int>& served);
   void handle_push_to(Reader& r);
   void handle_dep_value(Reader& r, std::vector<Job>& ready);
   void handle_dep_done(Reader& r);
@@ -158,10 +164,12 @@ class Runtime {
     dep_waiting_.store(!dep_waiters_.empty(), std::memory_order_release);
   }
   std::mutex dep_mu_;
-  std::unordered_map<ObjectId, std::unique_ptr<DepJob>> dep_jobs_;  // by task
-  std::unordered_map<ObjectId, std::vector<DepJob*>> dep_waiters_;  // by missing argument
-  std::unordered_map<ObjectId, ObjectPtr> dep_values_;  // kept for tasks that may still come
-  std::unordered_set<ObjectId> dep_forgotten_;          // kDepDone came before the push
+  std::unordered_map<ObjectId, DepJob> dep_jobs_;  // by task (nodes: waiters point into them)
+  Writer dep_rewrite_;                             // finish_dep_job's scratch, under dep_mu_
+  using DepWaiters = boost::container::small_vector<DepJob*, 2>;
+  std::unordered_map<ObjectId, DepWaiters> dep_waiters_;  // by missing argument
+  std::unordered_map<ObjectId, ObjectPtr> dep_values_;    // kept for tasks that may still come
+  std::unordered_set<ObjectId> dep_forgotten_;            // kDepDone came before the push
   std::unordered_map<ObjectId, std::vector<int>> push_to_;
   std::atomic<bool> dep_active_{false};   // any waiters or push requests
   std::atomic<bool> dep_waiting_{false};  // jobs wait here for values (keeps the pool polling)

@@ -10,13 +10,14 @@
 namespace mpiray::detail {
 
 bool Runtime::take_dep_job(Job& job, std::vector<Job>& ready) {
-  const std::vector<ObjectId> refs = arg_refs(job.args);
+  SmallIds refs;
+  arg_refs(job.args, refs);
   if (refs.empty()) return false;
-  auto owned = std::make_unique<DepJob>();
-  DepJob& dj = *owned;
-  dj.job = std::move(job);
-  dj.values.reserve(refs.size());
   std::lock_guard<std::mutex> lk(dep_mu_);
+  // Built in its table node at once: waiting lists point at it, and nodes do not move.
+  const ObjectId task = job.task;
+  DepJob& dj = dep_jobs_.try_emplace(task).first->second;
+  dj.job = std::move(job);
   for (ObjectId id : refs) {
     if (auto v = dep_values_.find(id); v != dep_values_.end()) {
       dj.values.emplace_back(id, v->second);
@@ -30,8 +31,7 @@ bool Runtime::take_dep_job(Job& job, std::vector<Job>& ready) {
   }
   if (dj.missing == 0) {
     finish_dep_job(dj, ready);
-  } else {
-    dep_jobs_.emplace(dj.job.task, std::move(owned));
+    dep_jobs_.erase(task);
   }
   update_dep_active();
   return true;
@@ -40,7 +40,7 @@ bool Runtime::take_dep_job(Job& job, std::vector<Job>& ready) {
 void Runtime::deliver_locked(ObjectId id, const ObjectPtr& outcome, std::vector<Job>& ready) {
   auto w = dep_waiters_.find(id);
   if (w == dep_waiters_.end()) return;
-  std::vector<DepJob*> waiters = std::move(w->second);
+  DepWaiters waiters = std::move(w->second);
   dep_waiters_.erase(w);
   for (DepJob* dj : waiters) {
     dj->values.emplace_back(id, outcome);
@@ -52,7 +52,8 @@ void Runtime::deliver_locked(ObjectId id, const ObjectPtr& outcome, std::vector<
 
 void Runtime::finish_dep_job(DepJob& dj, std::vector<Job>& ready) {
   Job& job = dj.job;
-  Writer w(job.args.size() + 64);
+  Writer& w = dep_rewrite_;
+  w.clear();
   Reader r(job.args);
   const auto n = r.get<std::uint32_t>();
   w.put(n);
@@ -93,10 +94,12 @@ void Runtime::finish_dep_job(DepJob& dj, std::vector<Job>& ready) {
   }
 }
 
-std::vector<int> Runtime::release_dependents(ObjectId id, const ObjectPtr& outcome) {
-  std::vector<int> served;
-  if (!dep_active_.load(std::memory_order_acquire)) return served;
-  std::vector<Job> ready;
+void Runtime::release_dependents(ObjectId id, const ObjectPtr& outcome, std::vector<int>& served) {
+  served.clear();
+  if (!dep_active_.load(std::memory_order_acquire)) return;
+  // Kept per thread: its capacity is reused by every task this thread runs.
+  thread_local std::vector<Job> ready;
+  ready.clear();
   {
     std::lock_guard<std::mutex> lk(dep_mu_);
     if (dep_waiters_.count(id)) {
@@ -119,7 +122,7 @@ std::vector<int> Runtime::release_dependents(ObjectId id, const ObjectPtr& outco
     update_dep_active();
   }
   if (!ready.empty()) pool_->push(std::move(ready));
-  return served;
+  ready.clear();
 }
 
 void Runtime::handle_push_to(Reader& r) {

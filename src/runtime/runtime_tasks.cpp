@@ -85,7 +85,8 @@ void Runtime::run_job(Job& job) {
                           std::memory_order_relaxed);
   // Tasks waiting here for this value (worker-side release) get it now; so do the ranks rank 0
   // asked to push it to. Rank 0 learns which ranks were served with the result.
-  std::vector<int> served;
+  thread_local std::vector<int> served;  // its capacity reused by every task of this thread
+  served.clear();
   ObjectData where;  // error, or where a large value stays
   const bool large = !error && layout_.rank != 0 && out.size() > inline_limit_;
   if (error) {
@@ -108,7 +109,7 @@ void Runtime::run_job(Job& job) {
       outcome->size = out.size();
       outcome->type_tag = fn->result_tag;
     }
-    served = release_dependents(job.task, outcome);
+    release_dependents(job.task, outcome, served);
   }
   if (error || large) {
     queue_record(0, [&](Writer& w) { encode_result(w, job.task, exec_ns, where, served); });

@@ -214,7 +214,6 @@ void ThreadPool::loop() {
       --sleepers_;
       continue;
     }
-    if (sleep_hook_ && pollers_ && pollers_->load(std::memory_order_acquire) == 0) sleep_hook_();
     std::unique_lock<std::mutex> lk(mu_);
     if (stopping_ || !queue_.empty()) continue;
     ++sleepers_;

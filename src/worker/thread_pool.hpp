@@ -59,9 +59,6 @@ class ThreadPool {
   /// (jobs here wait for values other ranks push), and a sleeping thread notices it only when
   /// its nap ends.
   void set_hot_flag(const std::atomic<bool>* hot) { hot_ = hot; }
-  /// Called (before start()) with a function run when the last polling thread stops polling to
-  /// sleep: the owner then has its own sleeper listen for messages instead.
-  void set_sleep_hook(std::function<void()> hook) { sleep_hook_ = std::move(hook); }
   /// Idle threads sleep in `sleep(timeout, ready)` instead of on the pool's own condition
   /// variable, and `wake()` ends such sleeps (the owner's doorbell, which messages from other
   /// ranks also ring: an idle thread then wakes straight to the work that came). Before start().
@@ -99,7 +96,6 @@ class ThreadPool {
   Idle idle_;
   std::atomic<int>* pollers_;
   const std::atomic<bool>* hot_ = nullptr;
-  std::function<void()> sleep_hook_;
   SleepFn idle_sleep_;
   std::function<void()> idle_wake_;
   std::atomic<int> idle_count_{0};
