@@ -218,11 +218,11 @@ bool ObjectTable::add_ref(ObjectId id, bool create) {
   return true;
 }
 
-void ObjectTable::add_refs(const std::vector<ObjectId>& ids) {
-  if (ids.empty()) return;
+void ObjectTable::add_refs(const ObjectId* ids, std::size_t n) {
+  if (n == 0) return;
   std::lock_guard<std::mutex> lk(mu_);
-  for (ObjectId id : ids)
-    if (auto it = map_.find(id); it != map_.end()) ++it->second.refs;
+  for (std::size_t i = 0; i < n; ++i)
+    if (auto it = map_.find(ids[i]); it != map_.end()) ++it->second.refs;
 }
 
 ObjectTable::ReleaseResult ObjectTable::release(ObjectId id) {
@@ -235,20 +235,21 @@ ObjectTable::ReleaseResult ObjectTable::release(ObjectId id) {
   return r;
 }
 
-void ObjectTable::release_many(const std::vector<ObjectId>& ids) {
-  if (ids.empty()) return;
+void ObjectTable::release_many(const ObjectId* ids, std::size_t n) {
+  if (n == 0) return;
   {
     std::lock_guard<std::mutex> lk(mu_);
-    for (ObjectId id : ids) release_locked(id);
+    for (std::size_t i = 0; i < n; ++i) release_locked(ids[i]);
   }
   drain_contained();
 }
 
-void ObjectTable::try_get_many(const std::vector<ObjectId>& ids, std::vector<ObjectPtr>& out) {
+void ObjectTable::try_get_many(const ObjectId* ids, std::size_t n, std::vector<ObjectPtr>& out) {
   out.clear();
-  out.reserve(ids.size());
+  out.reserve(n);
   std::lock_guard<std::mutex> lk(mu_);
-  for (ObjectId id : ids) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const ObjectId id = ids[i];
     auto it = map_.find(id);
     if (it == map_.end()) {
       out.emplace_back();

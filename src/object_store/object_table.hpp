@@ -16,9 +16,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include "mpiray/detail/core.hpp"
 
 namespace mpiray::detail {
+
+/// A short list of object ids kept inline (a task's arguments: no allocation for up to 4).
+using IdList = boost::container::small_vector<ObjectId, 4>;
 
 class ObjectTable {
  public:
@@ -41,13 +46,25 @@ class ObjectTable {
   /// Adds a reference; on a rank that does not know the id, creates a pending entry if `create`.
   bool add_ref(ObjectId id, bool create);
   /// add_ref(id, false) of each id, under one lock.
-  void add_refs(const std::vector<ObjectId>& ids);
+  void add_refs(const ObjectId* ids, std::size_t n);
+  template <class Ids>
+  void add_refs(const Ids& ids) {
+    add_refs(ids.data(), ids.size());
+  }
   ReleaseResult release(ObjectId id);
   /// release() of each id, under one lock (rank 0 drops a task's arguments this way).
-  void release_many(const std::vector<ObjectId>& ids);
+  void release_many(const ObjectId* ids, std::size_t n);
+  template <class Ids>
+  void release_many(const Ids& ids) {
+    release_many(ids.data(), ids.size());
+  }
   /// try_get() of each id, under one lock: out[i] is ids[i]'s object or nullptr (pending or
   /// unknown).
-  void try_get_many(const std::vector<ObjectId>& ids, std::vector<ObjectPtr>& out);
+  void try_get_many(const ObjectId* ids, std::size_t n, std::vector<ObjectPtr>& out);
+  template <class Ids>
+  void try_get_many(const Ids& ids, std::vector<ObjectPtr>& out) {
+    try_get_many(ids.data(), ids.size(), out);
+  }
   /// Keeps the object until shutdown (its ref was serialized into a value).
   void pin(ObjectId id);
   std::size_t size() const;

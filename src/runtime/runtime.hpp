@@ -123,9 +123,8 @@ class Runtime {
   ObjectId new_id();
   /// Object ids of the kRef arguments in encoded task arguments.
   static std::vector<ObjectId> arg_refs(std::string_view args);
-  /// Small inline lists for the worker's per-task paths (a heap list per task was 3 of its
-  /// 17 allocations).
-  using SmallIds = boost::container::small_vector<ObjectId, 6>;
+  /// Into an inline list (the worker's and the submitter's per-task paths).
+  using SmallIds = IdList;
   static void arg_refs(std::string_view args, SmallIds& out);
   bool is_executor() const { return layout_.size == 1 || layout_.rank != 0; }
   void answer_waiters(const std::vector<ObjectId>& completed);
@@ -165,7 +164,9 @@ class Runtime {
   }
   std::mutex dep_mu_;
   std::unordered_map<ObjectId, DepJob> dep_jobs_;  // by task (nodes: waiters point into them)
-  Writer dep_rewrite_;                             // finish_dep_job's scratch, under dep_mu_
+  Writer dep_rewrite_;
+  std::vector<int> served_scratch_;  // rank 0: a result's served ranks (progress lock) //
+                                     // finish_dep_job's scratch, under dep_mu_
   using DepWaiters = boost::container::small_vector<DepJob*, 2>;
   std::unordered_map<ObjectId, DepWaiters> dep_waiters_;  // by missing argument
   std::unordered_map<ObjectId, ObjectPtr> dep_values_;    // kept for tasks that may still come

@@ -187,7 +187,8 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
         const auto id = r.get<ObjectId>();
         const auto exec_ns = r.get<std::uint32_t>();
         ObjectPtr outcome = decode_outcome(r);
-        scheduler_->on_result(source, id, exec_ns, std::move(outcome), decode_served(r));
+        decode_served(r, served_scratch_);  // under the progress lock: one list, reused
+        scheduler_->on_result(source, id, exec_ns, std::move(outcome), served_scratch_);
         break;
       }
       case MsgType::kPushTo:

@@ -148,7 +148,7 @@ ObjectId Runtime::submit(TaskSubmission&& s) {
     t->name = std::move(s.name);
     t->nested = nested;
     t->parent = tl_current_job;
-    t->submit_holds = arg_refs(t->args);
+    arg_refs(t->args, t->submit_holds);
     table_.add_refs(t->submit_holds);
     t->contained = std::move(s.contained);  // their references pass to the task
     bool first = false, full = false;

@@ -65,7 +65,7 @@ void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
   // on the task's own references keep them.
   struct DropHolds {
     ObjectTable& table;
-    std::vector<ObjectId> ids;
+    IdList ids;
     ~DropHolds() { table.release_many(ids); }
   } drop{table_, std::move(t->submit_holds)};
   if (!find_function(t->func_id)) {
@@ -123,7 +123,6 @@ void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
     if (!made[i]) {
       ++t->unresolved;
       auto& waiters = waiting_on_[t->deps[i]];
-      if (waiters.empty()) waiters.reserve(4);  // a stencil's value has 3 readers: one allocation
       waiters.push_back(t->id);
     }
   }
@@ -392,7 +391,7 @@ void Scheduler::release_waiters(std::vector<std::pair<ObjectId, ObjectPtr>>& wor
     work.pop_back();
     auto w = waiting_on_.find(id);
     if (w == waiting_on_.end()) continue;
-    std::vector<ObjectId> waiters = std::move(w->second);
+    auto waiters = std::move(w->second);
     waiting_on_.erase(w);
     for (ObjectId wid : waiters) {
       auto it = tasks_.find(wid);

@@ -37,18 +37,18 @@ struct TaskRecord {
   ObjectId parent = 0;  // the submitting task: its thread may run this one while it waits  //
                         // submitted from inside a task: dispatched without waiting for room
   std::uint32_t unresolved = 0;
-  std::vector<ObjectId> deps;
-  std::vector<ObjectId> submit_holds;  // references the submitter took; dropped once scheduled
-  std::vector<ObjectId> contained;     // refs serialized in the arguments; dropped when it ends
-  std::vector<ObjectId> remote_deps;   // arguments the executor fetches itself (kRemote)
-  int preferred = -1;                  // rank holding the largest argument (locality)
+  IdList deps;
+  IdList submit_holds;                // references the submitter took; dropped once scheduled
+  std::vector<ObjectId> contained;    // refs serialized in the arguments; dropped when it ends
+  std::vector<ObjectId> remote_deps;  // arguments the executor fetches itself (kRemote)
+  int preferred = -1;                 // rank holding the largest argument (locality)
   int running_on = -1;
   // Worker-side release (see Scheduler): this task was sent to its executor before some of its
   // arguments existed; they stay kRef in `args` and the executor waits for them itself.
   bool predispatched = false;
-  bool held_back = false;       // queued in a rank's held_back
-  std::vector<int> consumers;   // ranks running pre-dispatched dependents of this task
-  std::vector<int> push_asked;  // of them, those this task's executor was asked to push to
+  bool held_back = false;                             // queued in a rank's held_back
+  boost::container::small_vector<int, 2> consumers;   // ranks running pre-dispatched dependents
+  boost::container::small_vector<int, 2> push_asked;  // of them, those asked to be pushed to
 };
 
 /// Worker-side release traffic the scheduler asks the runtime to send (after the executes of
@@ -170,7 +170,8 @@ class Scheduler {
   std::size_t rr_ = 0;
   int last_rank_ = -1;
   std::unordered_map<ObjectId, std::unique_ptr<TaskRecord>> tasks_;
-  std::unordered_map<ObjectId, std::vector<ObjectId>> waiting_on_;  // object -> waiting task ids
+  // object -> waiting task ids (a stencil's value has 3 readers: inline, no allocation)
+  std::unordered_map<ObjectId, boost::container::small_vector<ObjectId, 4>> waiting_on_;
   std::deque<TaskRecord*> ready_;
   std::deque<TaskRecord*> local_ready_;  // ready, with a preferred rank
   std::deque<TaskRecord*> urgent_;       // submitted from inside tasks: not held back by caps

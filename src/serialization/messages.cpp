@@ -98,10 +98,15 @@ void encode_result_ok(Writer& w, ObjectId task, std::uint32_t exec_ns, std::stri
 
 std::vector<int> decode_served(Reader& r) {
   std::vector<int> served;
-  if (r.done()) return served;
-  served.resize(r.get<std::uint16_t>());
-  for (int& x : served) x = r.get<std::int32_t>();
+  decode_served(r, served);
   return served;
+}
+
+void decode_served(Reader& r, std::vector<int>& out) {
+  out.clear();
+  if (r.done()) return;
+  out.resize(r.get<std::uint16_t>());
+  for (int& x : out) x = r.get<std::int32_t>();
 }
 
 void encode_push_to(Writer& w, ObjectId id, std::int32_t consumer) {

@@ -98,6 +98,8 @@ void encode_result_ok(Writer& w, ObjectId task, std::uint32_t exec_ns, std::stri
                       std::uint64_t type_tag, const std::vector<int>& served = {});
 /// The served ranks at the end of a Result payload (empty when there are none).
 std::vector<int> decode_served(Reader& r);
+/// The same into `out` (its capacity reused).
+void decode_served(Reader& r, std::vector<int>& out);
 void encode_push_to(Writer& w, ObjectId id, std::int32_t consumer);
 void encode_dep_value(Writer& w, ObjectId id, bool final, const ObjectData& outcome);
 void encode_dep_done(Writer& w, ObjectId id, bool consumer);

@@ -52,10 +52,10 @@ TEST(ObjectTable, BatchFormsActLikeOneCallPerId) {
   t.create_pending(1, 1);
   t.create_pending(2, 1);
   t.complete(1, value("one"));
-  t.add_refs({1, 2, 1, 99});  // 99 is unknown: ignored, not created
+  t.add_refs(IdList{1, 2, 1, 99});  // 99 is unknown: ignored, not created
   EXPECT_FALSE(known(t, 99));
   std::vector<ObjectPtr> got;
-  t.try_get_many({1, 2, 99, 1}, got);
+  t.try_get_many(IdList{1, 2, 99, 1}, got);
   ASSERT_EQ(got.size(), 4u);
   ASSERT_NE(got[0], nullptr);
   EXPECT_EQ(got[0]->bytes, "one");
@@ -63,10 +63,10 @@ TEST(ObjectTable, BatchFormsActLikeOneCallPerId) {
   EXPECT_EQ(got[2], nullptr) << "unknown";
   EXPECT_EQ(got[3], got[0]);
   got.clear();
-  t.release_many({1, 2, 1});  // back to one reference each
+  t.release_many(IdList{1, 2, 1});  // back to one reference each
   EXPECT_TRUE(known(t, 1));
   EXPECT_TRUE(known(t, 2));
-  t.release_many({1, 99});
+  t.release_many(IdList{1, 99});
   EXPECT_FALSE(known(t, 1)) << "the last reference of a completed object frees it";
   EXPECT_TRUE(known(t, 2));
 }
