@@ -25,18 +25,18 @@ long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t val, const ti
 
 }  // namespace
 
-std::size_t ShmMailbox::ring_offset(int sender) {
+std::size_t ShmMailbox::slot_offset(int sender) {
   return round_up(sizeof(Control), 64) +
-         static_cast<std::size_t>(sender) * round_up(sizeof(Ring), 64);
+         static_cast<std::size_t>(sender) * round_up(sizeof(Slot), 64);
 }
 
 std::size_t ShmMailbox::inbox_bytes(int local_size) {
-  return ring_offset(local_size);
+  return slot_offset(local_size);
 }
 
 void ShmMailbox::construct(void* base, int local_size) {
   new (base) Control();
-  for (int s = 0; s < local_size; ++s) new (static_cast<char*>(base) + ring_offset(s)) Ring();
+  for (int s = 0; s < local_size; ++s) new (static_cast<char*>(base) + slot_offset(s)) Slot();
 }
 
 ShmMailbox::ShmMailbox(std::vector<void*> inboxes, int me)
@@ -50,14 +50,20 @@ ShmMailbox::Control& ShmMailbox::control(int rank) const {
   return *static_cast<Control*>(inboxes_[rank]);
 }
 
-ShmMailbox::Ring& ShmMailbox::ring(int owner, int sender) const {
-  return *reinterpret_cast<Ring*>(static_cast<char*>(inboxes_[owner]) + ring_offset(sender));
+ShmMailbox::Slot& ShmMailbox::slot(int owner, int sender) const {
+  return *reinterpret_cast<Slot*>(static_cast<char*>(inboxes_[owner]) + slot_offset(sender));
 }
 
 ShmMailbox::Push ShmMailbox::push(int dest, const char* data, std::size_t size) {
   if (size > kMaxMessage) return Push::kTooLarge;
-  Ring& r = ring(dest, me_);
-  if (r.write_available() < sizeof(std::uint32_t) + size) return Push::kFull;
+  Slot& sl = slot(dest, me_);
+  Ring& r = sl.ring;
+  if (r.write_available() < sizeof(std::uint32_t) + size) {
+    // Raise the flag, then look once more: the reader may have made room in between.
+    sl.sender_waiting.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (r.write_available() < sizeof(std::uint32_t) + size) return Push::kFull;
+  }
   const auto len = static_cast<std::uint32_t>(size);
   r.push(reinterpret_cast<const char*>(&len), sizeof(len));
   r.push(data, size);
@@ -66,8 +72,13 @@ ShmMailbox::Push ShmMailbox::push(int dest, const char* data, std::size_t size) 
 }
 
 bool ShmMailbox::push_marker(int dest) {
-  Ring& r = ring(dest, me_);
-  if (r.write_available() < sizeof(std::uint32_t)) return false;
+  Slot& sl = slot(dest, me_);
+  Ring& r = sl.ring;
+  if (r.write_available() < sizeof(std::uint32_t)) {
+    sl.sender_waiting.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (r.write_available() < sizeof(std::uint32_t)) return false;
+  }
   const std::uint32_t m = kMarker;
   r.push(reinterpret_cast<const char*>(&m), sizeof(m));
   ring_doorbell(dest);
@@ -89,7 +100,9 @@ int ShmMailbox::poll(Visitor& v, int max) {
   int n = 0;
   for (int s = 0; s < n_ && n < max; ++s) {
     if (s == me_) continue;
-    Ring& r = ring(me_, s);
+    Slot& sl = slot(me_, s);
+    Ring& r = sl.ring;
+    const int before = n;
     while (n < max) {
       std::uint32_t& len = pending_len_[s];
       if (len == 0) {
@@ -116,6 +129,13 @@ int ShmMailbox::poll(Visitor& v, int max) {
       len = 0;
       ++n;
       v.message(s, scratch_.data(), size);
+    }
+    // We made room: wake the sender if it waits for it (it raised the flag before its last
+    // look at the ring, so it either saw this room or gets the wake-up).
+    if (n > before) std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (n > before && sl.sender_waiting.load(std::memory_order_relaxed) != 0) {
+      sl.sender_waiting.store(0, std::memory_order_relaxed);
+      ring_doorbell(s);
     }
   }
   return n;

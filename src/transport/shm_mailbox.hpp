@@ -11,9 +11,11 @@
 //
 // Layout: every local rank owns one inbox: a control block (doorbell) and one single-producer
 // single-consumer byte ring per local sender (boost::lockfree::spsc_queue with its storage
-// inline, so it has no pointers and works at any mapping address). A message is a 4-byte length
-// and its bytes, pushed only when both fit; a length of kMarker says "my next message to you
-// travels by MPI" (too large for the ring), which keeps each sender's messages in order.
+// inline, so it has no pointers and works at any mapping address). A sender that finds the ring
+// full raises a flag next to it, and the reader rings that sender's doorbell once it read some. A
+// message is a 4-byte length and its bytes, pushed only when both fit; a length of kMarker says "my
+// next message to you travels by MPI" (too large for the ring), which keeps each sender's messages
+// in order.
 //
 // Thread-safety: push() from one thread per sender at a time (the transport's progress lock);
 // pop side likewise; wait()/wake() from any thread.
@@ -83,9 +85,17 @@ class ShmMailbox {
     std::atomic<std::uint32_t> seq{0};       // futex word: bumped by every wake-up
     std::atomic<std::uint32_t> sleeping{0};  // threads of the owner in (or entering) sleep()
   };
-  static std::size_t ring_offset(int sender);
+  /// One sender's slot in an inbox: its ring, and a flag it raises when the ring was full, so
+  /// the reader wakes it once it made room (else the sender would retry only when its own nap
+  /// ends, up to a millisecond later).
+  struct Slot {
+    alignas(64) std::atomic<std::uint32_t> sender_waiting{0};
+    alignas(64) Ring ring;
+  };
+  static std::size_t slot_offset(int sender);
   Control& control(int rank) const;
-  Ring& ring(int owner, int sender) const;
+  Slot& slot(int owner, int sender) const;
+  Ring& ring(int owner, int sender) const { return slot(owner, sender).ring; }
   void ring_doorbell(int rank);
   std::uint32_t begin_wait();
   void sleep(std::uint32_t seen, std::chrono::microseconds timeout);

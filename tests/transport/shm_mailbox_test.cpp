@@ -100,6 +100,34 @@ TEST(ShmMailbox, FullRingRefusesWithoutWritingAndTooLargeIsNamed) {
   EXPECT_EQ(a->push(1, big.data(), big.size()), ShmMailbox::Push::kDone);  // room again
 }
 
+TEST(ShmMailbox, ReaderWakesASenderThatFoundTheRingFull) {
+  Node node(2);
+  auto a = node.rank(0), b = node.rank(1);
+  std::string big(ShmMailbox::kMaxMessage, 'b');
+  ASSERT_EQ(a->push(1, big.data(), big.size()), ShmMailbox::Push::kDone);
+  ASSERT_EQ(a->push(1, big.data(), big.size()), ShmMailbox::Push::kFull);  // raises the flag
+  std::atomic<bool> asleep{false};
+  std::chrono::steady_clock::duration slept{};
+  std::thread sender([&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    a->wait(std::chrono::microseconds(30'000'000), [&] {
+      asleep = true;
+      return false;
+    });
+    slept = std::chrono::steady_clock::now() - t0;
+  });
+  while (!asleep) std::this_thread::yield();
+  Collector col;
+  EXPECT_EQ(b->poll(col, 8), 1);  // room now: the reader rings the sender's doorbell
+  sender.join();
+  EXPECT_LT(slept, std::chrono::seconds(10));
+  EXPECT_EQ(b->rings_sent(), 1u);
+  EXPECT_EQ(a->push(1, big.data(), big.size()), ShmMailbox::Push::kDone);
+  // Without a full ring nobody is woken.
+  EXPECT_EQ(b->poll(col, 8), 1);
+  EXPECT_EQ(b->rings_sent(), 1u);
+}
+
 TEST(ShmMailbox, MarkerHoldsBackLaterMessagesUntilItsMpiMessageCame) {
   Node node(2);
   auto a = node.rank(0), b = node.rank(1);
