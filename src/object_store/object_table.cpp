@@ -50,7 +50,7 @@ bool ObjectTable::add_borrow(ObjectId id) {
   return true;
 }
 
-void ObjectTable::erase(std::unordered_map<ObjectId, Entry>::iterator it) {
+void ObjectTable::erase(Map::iterator it) {
   for (ObjectId c : it->second.contained) to_release_.push_back(c);
   if (!it->second.contained.empty()) release_pending_.store(true, std::memory_order_release);
   if (it->second.spilled) std::remove(it->second.spill_path.c_str());

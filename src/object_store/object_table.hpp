@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory_resource>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -145,7 +146,8 @@ class ObjectTable {
   std::string spill_dir_;
   std::uint64_t tick_ = 0;
   std::uint64_t spilled_ = 0;
-  void erase(std::unordered_map<ObjectId, Entry>::iterator it);
+  using Map = std::pmr::unordered_map<ObjectId, Entry>;
+  void erase(Map::iterator it);
   ReleaseResult release_locked(ObjectId id);
   /// Releases the refs of values freed meanwhile (outside the lock: it frees in cascade).
   void drain_contained();
@@ -156,7 +158,10 @@ class ObjectTable {
   std::uint64_t bytes_held_ = 0;  // guarded by mu_
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::unordered_map<ObjectId, Entry> map_;
+  // Entries come from a node pool (under mu_ like the map): a heap allocation per object was
+  // one of rank 0's per-task allocations.
+  std::pmr::unsynchronized_pool_resource pool_;
+  Map map_{&pool_};
   std::atomic<std::uint64_t> gen_{0};
   int waiters_ = 0;  // guarded by mu_
   std::condition_variable bucket_cv_[kBuckets];

@@ -105,7 +105,7 @@ void Runtime::run_job(Job& job) {
   if (dep_active_.load(std::memory_order_acquire)) {
     auto outcome = std::make_shared<ObjectData>(where);
     if (!error && !large) {
-      outcome->bytes = std::string(out.view());
+      outcome->bytes.assign(out.view());  // small results inline: no allocation
       outcome->size = out.size();
       outcome->type_tag = fn->result_tag;
     }

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <memory_resource>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -169,9 +170,13 @@ class Scheduler {
   std::vector<int> executors_;
   std::size_t rr_ = 0;
   int last_rank_ = -1;
-  std::unordered_map<ObjectId, std::unique_ptr<TaskRecord>> tasks_;
+  // Node pool of the two maps below (touched, like them, only under the runtime's progress
+  // lock): a heap allocation per entry was two of rank 0's per-task allocations.
+  std::pmr::unsynchronized_pool_resource pool_;
+  std::pmr::unordered_map<ObjectId, std::unique_ptr<TaskRecord>> tasks_{&pool_};
   // object -> waiting task ids (a stencil's value has 3 readers: inline, no allocation)
-  std::unordered_map<ObjectId, boost::container::small_vector<ObjectId, 4>> waiting_on_;
+  std::pmr::unordered_map<ObjectId, boost::container::small_vector<ObjectId, 4>> waiting_on_{
+      &pool_};
   std::deque<TaskRecord*> ready_;
   std::deque<TaskRecord*> local_ready_;  // ready, with a preferred rank
   std::deque<TaskRecord*> urgent_;       // submitted from inside tasks: not held back by caps

@@ -47,7 +47,7 @@ ObjectPtr decode_outcome(Reader& r) {
   const auto status = r.get<std::uint8_t>();
   if (status == 1) {
     d->type_tag = r.get<std::uint64_t>();
-    d->bytes = std::string(r.get_bytes());
+    d->bytes.assign(r.get_bytes());  // small values inline in the Blob: no allocation
     d->size = d->bytes.size();
     return d;
   }
