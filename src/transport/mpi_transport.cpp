@@ -305,6 +305,7 @@ void MpiTransport::isend(int dest, int tag, std::vector<char>&& bytes) {
                   as_comm(comm_), &s->req),
         "MPI_Isend");
   sends_.push_back(s);
+  mpi_sends_.store(sends_.size(), std::memory_order_relaxed);
 }
 
 bool MpiTransport::test_sends() {
@@ -326,6 +327,7 @@ bool MpiTransport::test_sends() {
     if (!done) break;
     delete sends_.front();
     sends_.pop_front();
+    mpi_sends_.store(sends_.size(), std::memory_order_relaxed);
     any = true;
   }
   return any;

@@ -4,6 +4,8 @@
 // Not thread-safe by itself: the runtime calls it under its progress lock, which is why
 // MPI_THREAD_SERIALIZED suffices.
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -57,8 +59,13 @@ class MpiTransport {
   /// returns at once if `ready()` holds once this rank announced that it sleeps.
   template <class Ready>
   void wait_message(std::chrono::microseconds timeout, Ready&& ready) {
+    // An MPI send still in flight (a message too large for a ring, or to another node) may need
+    // this rank's MPI progress to finish, which no doorbell announces: short naps meanwhile.
+    if (mpi_sends_.load(std::memory_order_relaxed) > 0)
+      timeout = std::min(timeout, std::chrono::microseconds(kSendNapUs));
     mailbox_->wait(timeout, std::forward<Ready>(ready));
   }
+  static constexpr int kSendNapUs = 50;
   void wake_waiter() { mailbox_->wake(); }
   /// Doorbell rings sent to sleeping ranks, and messages that went through rings.
   std::uint64_t doorbells_rung() const { return mailbox_ ? mailbox_->rings_sent() : 0; }
@@ -138,6 +145,7 @@ class MpiTransport {
   std::map<int, std::vector<void*>> bcasts_;  // per handle: outstanding MPI_Request* chunks
   int next_bcast_ = 0;
   std::deque<PendingSend*> sends_;
+  std::atomic<std::size_t> mpi_sends_{0};  // sends_.size(), for sleepers on other threads
   std::vector<char> recv_buf_;
   void* mailbox_win_ = nullptr;                           // MPI_Win of the node's inboxes
   std::unique_ptr<ShmMailbox> mailbox_;                   // nullptr: every message goes by MPI

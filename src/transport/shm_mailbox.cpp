@@ -98,7 +98,12 @@ void ShmMailbox::ring_doorbell(int rank) {
 
 int ShmMailbox::poll(Visitor& v, int max) {
   int n = 0;
-  for (int s = 0; s < n_ && n < max; ++s) {
+  // Start after the sender read first last time: a busy sender cannot starve the others when a
+  // poll stops at `max`.
+  const int first = next_first_;
+  next_first_ = (next_first_ + 1) % n_;
+  for (int k = 0; k < n_ && n < max; ++k) {
+    const int s = (first + k) % n_;
     if (s == me_) continue;
     Slot& sl = slot(me_, s);
     Ring& r = sl.ring;

@@ -105,6 +105,7 @@ class ShmMailbox {
   int me_;
   int n_;
   std::vector<std::uint32_t> pending_len_;  // per sender: length read, body not yet complete
+  int next_first_ = 0;                      // poll() starts with this sender
   std::vector<char> scratch_;
   std::uint64_t rings_sent_ = 0;
 };

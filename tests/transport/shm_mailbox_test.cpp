@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -82,6 +83,20 @@ TEST(ShmMailbox, PollStopsAtMax) {
   Collector col;
   EXPECT_EQ(b->poll(col, 2), 2);
   EXPECT_EQ(b->poll(col, 64), 3);
+}
+
+TEST(ShmMailbox, ABusySenderDoesNotStarveTheOthers) {
+  Node node(3);
+  auto busy = node.rank(0), quiet = node.rank(1), reader = node.rank(2);
+  ASSERT_EQ(quiet->push(2, "q", 1), ShmMailbox::Push::kDone);
+  Collector col;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 64; ++i) ASSERT_EQ(busy->push(2, "b", 1), ShmMailbox::Push::kDone);
+    reader->poll(col, 64);  // each poll is full before it reaches the end of the senders
+  }
+  const bool got_quiet =
+      std::any_of(col.got.begin(), col.got.end(), [](const auto& m) { return m.first == 1; });
+  EXPECT_TRUE(got_quiet) << "sender 1 was never read while sender 0 kept its ring busy";
 }
 
 TEST(ShmMailbox, FullRingRefusesWithoutWritingAndTooLargeIsNamed) {
