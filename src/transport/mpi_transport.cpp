@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -146,7 +147,7 @@ void MpiTransport::open_mailboxes() {
   int all_want = 0;
   MPI_Allreduce(&want, &all_want, 1, MPI_INT, MPI_MIN, node);
   if (!all_want) return;
-  const std::size_t bytes = ShmMailbox::inbox_bytes(layout_.local_size);
+  const std::size_t bytes = ShmMailbox::inbox_bytes(layout_.local_size) + 64;  // + alignment
   MPI_Info info;
   MPI_Info_create(&info);
   MPI_Info_set(info, "alloc_shared_noncontig", "true");  // each inbox on its own pages
@@ -155,20 +156,31 @@ void MpiTransport::open_mailboxes() {
   const int rc = MPI_Win_allocate_shared(static_cast<MPI_Aint>(bytes), 64, info, node, &base, win);
   MPI_Info_free(&info);
   int good = rc == MPI_SUCCESS ? 1 : 0, all_good = 0;
-  if (good) ShmMailbox::construct(base, layout_.local_size);
+  // MPI promises no alignment (Open MPI's segments start 8 bytes past a page): each inbox
+  // starts at the first 64-byte boundary of its segment, which has 64 bytes to spare for it.
+  std::vector<void*> inboxes(layout_.local_size);
+  for (int i = 0; good && i < layout_.local_size; ++i) {
+    MPI_Aint size = 0;
+    int unit = 0;
+    void* p = nullptr;
+    if (MPI_Win_shared_query(*win, i, &size, &unit, &p) != MPI_SUCCESS || p == nullptr) {
+      good = 0;
+      break;
+    }
+    const auto at = reinterpret_cast<std::uintptr_t>(p);
+    const std::uintptr_t aligned = (at + 63) / 64 * 64;
+    if (static_cast<std::size_t>(size) < bytes - 64 + (aligned - at)) good = 0;
+    inboxes[i] = reinterpret_cast<void*>(aligned);
+  }
+  if (good) ShmMailbox::construct(inboxes[layout_.local_rank], layout_.local_size);
   // Also orders every inbox's construction before anyone's first push.
   MPI_Allreduce(&good, &all_good, 1, MPI_INT, MPI_MIN, node);
   if (!all_good) {
-    if (good) MPI_Win_free(win);
+    if (rc == MPI_SUCCESS) MPI_Win_free(win);
     delete win;
     return;
   }
-  std::vector<void*> inboxes(layout_.local_size);
-  for (int i = 0; i < layout_.local_size; ++i) {
-    MPI_Aint size = 0;
-    int unit = 0;
-    MPI_Win_shared_query(*win, i, &size, &unit, &inboxes[i]);
-  }
+  MPI_Win_set_errhandler(*win, MPI_ERRORS_RETURN);
   mailbox_win_ = win;
   mailbox_ = std::make_unique<ShmMailbox>(std::move(inboxes), layout_.local_rank);
   ring_wait_.resize(layout_.size);
@@ -269,13 +281,17 @@ void MpiTransport::send(int dest, std::vector<char>&& bytes) {
     throw RuntimeError("mpiray: a message of " + std::to_string(bytes.size() >> 20) +
                        " MiB exceeds MPI's 2 GiB message limit; values this large move only "
                        "through one-sided windows, which this MPI/network does not provide");
+  if (dest == layout_.rank)
+    throw RuntimeError(
+        "mpiray: internal error: a message to this rank itself reached the "
+        "transport (the runtime hands those over directly)");
   ++sent_;
   bytes_sent_ += bytes.size();
   if (mailbox_ && local_of_[dest] >= 0) {
     auto& waiting = ring_wait_[dest];
     if (waiting.empty() && try_ring(dest, bytes)) return;
     waiting.push_back(std::move(bytes));  // behind earlier ones: order is kept
-    ++ring_backlog_;
+    ring_backlog_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   isend(dest, kTag, std::move(bytes));
@@ -315,7 +331,7 @@ bool MpiTransport::test_sends() {
       auto& waiting = ring_wait_[dest];
       while (!waiting.empty() && try_ring(dest, waiting.front())) {
         waiting.pop_front();
-        --ring_backlog_;
+        ring_backlog_.fetch_sub(1, std::memory_order_relaxed);
         any = true;
       }
     }

@@ -47,7 +47,7 @@ class MpiTransport {
   void send(int dest, std::vector<char>&& bytes);
   /// Completes finished sends and moves waiting ones into rings; returns true if any did.
   bool test_sends();
-  std::size_t pending_sends() const { return sends_.size() + ring_backlog_; }
+  std::size_t pending_sends() const { return sends_.size() + ring_backlog_.load(); }
   /// Receives up to `max` waiting messages, calling `on_message` for each; returns the count.
   int poll(const Handler& on_message, int max = 64);
 
@@ -61,7 +61,10 @@ class MpiTransport {
   void wait_message(std::chrono::microseconds timeout, Ready&& ready) {
     // An MPI send still in flight (a message too large for a ring, or to another node) may need
     // this rank's MPI progress to finish, which no doorbell announces: short naps meanwhile.
-    if (mpi_sends_.load(std::memory_order_relaxed) > 0)
+    // So may messages queued for a full ring: the reader rings us when it made room, but only
+    // if we were asleep by then, so short naps here too.
+    if (mpi_sends_.load(std::memory_order_relaxed) > 0 ||
+        ring_backlog_.load(std::memory_order_relaxed) > 0)
       timeout = std::min(timeout, std::chrono::microseconds(kSendNapUs));
     mailbox_->wait(timeout, std::forward<Ready>(ready));
   }
@@ -152,7 +155,7 @@ class MpiTransport {
   std::vector<int> local_of_;                             // world rank -> local index, -1 off-node
   std::vector<int> world_of_;                             // local index -> world rank
   std::vector<std::deque<std::vector<char>>> ring_wait_;  // per world rank: waiting for room
-  std::size_t ring_backlog_ = 0;
+  std::atomic<std::size_t> ring_backlog_{0};  // messages in ring_wait_ (read by sleepers)
   std::uint64_t ring_sent_ = 0;
   std::uint64_t ring_overflow_ = 0;
   std::uint64_t polls_ = 0;

@@ -43,8 +43,10 @@ ShmMailbox::ShmMailbox(std::vector<void*> inboxes, int me)
     : inboxes_(std::move(inboxes)),
       me_(me),
       n_(static_cast<int>(inboxes_.size())),
-      pending_len_(inboxes_.size(), 0),
-      scratch_(kMaxMessage) {}
+      pending_len_(new std::atomic<std::uint32_t>[inboxes_.size()]),
+      scratch_(kMaxMessage) {
+  for (int s = 0; s < n_; ++s) pending_len_[s].store(0, std::memory_order_relaxed);
+}
 
 ShmMailbox::Control& ShmMailbox::control(int rank) const {
   return *static_cast<Control*>(inboxes_[rank]);
@@ -107,13 +109,15 @@ int ShmMailbox::poll(Visitor& v, int max) {
     if (s == me_) continue;
     Slot& sl = slot(me_, s);
     Ring& r = sl.ring;
-    const int before = n;
+    bool popped = false;
     while (n < max) {
-      std::uint32_t& len = pending_len_[s];
+      std::atomic<std::uint32_t>& pending = pending_len_[s];
+      std::uint32_t len = pending.load(std::memory_order_relaxed);
       if (len == 0) {
         if (r.read_available() < sizeof(std::uint32_t)) break;
         std::uint32_t got = 0;
         r.pop(reinterpret_cast<char*>(&got), sizeof(got));
+        popped = true;
         // A zero-length message has nothing more to read; 0 also means "no length pending".
         if (got == 0) {
           ++n;
@@ -121,24 +125,25 @@ int ShmMailbox::poll(Visitor& v, int max) {
           continue;
         }
         len = got;
+        pending.store(len, std::memory_order_relaxed);
       }
       if (len == kMarker) {
         if (!v.marker(s)) break;  // its MPI message is not here yet: this sender waits
-        len = 0;
+        pending.store(0, std::memory_order_relaxed);
         ++n;
         continue;
       }
       if (r.read_available() < len) break;  // the sender is between its two pushes
       r.pop(scratch_.data(), len);
-      const std::size_t size = len;
-      len = 0;
+      popped = true;
+      pending.store(0, std::memory_order_relaxed);
       ++n;
-      v.message(s, scratch_.data(), size);
+      v.message(s, scratch_.data(), len);
     }
     // We made room: wake the sender if it waits for it (it raised the flag before its last
     // look at the ring, so it either saw this room or gets the wake-up).
-    if (n > before) std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (n > before && sl.sender_waiting.load(std::memory_order_relaxed) != 0) {
+    if (popped) std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (popped && sl.sender_waiting.load(std::memory_order_relaxed) != 0) {
       sl.sender_waiting.store(0, std::memory_order_relaxed);
       ring_doorbell(s);
     }
@@ -149,8 +154,16 @@ int ShmMailbox::poll(Visitor& v, int max) {
 bool ShmMailbox::any_waiting() const {
   for (int s = 0; s < n_; ++s) {
     if (s == me_) continue;
-    if (pending_len_[s] != 0 || ring(me_, s).read_available() > 0) return true;
+    const std::uint32_t pending = pending_len_[s].load(std::memory_order_relaxed);
+    if (pending == kMarker) continue;  // nothing of this sender is readable before its MPI message
+    if (pending != 0 || ring(me_, s).read_available() > 0) return true;
   }
+  return false;
+}
+
+bool ShmMailbox::marker_waiting() const {
+  for (int s = 0; s < n_; ++s)
+    if (s != me_ && pending_len_[s].load(std::memory_order_relaxed) == kMarker) return true;
   return false;
 }
 

@@ -20,10 +20,12 @@
 // Thread-safety: push() from one thread per sender at a time (the transport's progress lock);
 // pop side likewise; wait()/wake() from any thread.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <boost/lockfree/spsc_queue.hpp>
@@ -63,17 +65,24 @@ class ShmMailbox {
   };
   /// Reads waiting messages of every sender, at most `max` in all; returns how many.
   int poll(Visitor& v, int max);
-  /// True when a message (or marker) waits in any ring of this rank's inbox.
+  /// True when a message waits in a ring of this rank's inbox that poll() can read now (a
+  /// sender stopped at a marker whose MPI message has not come does not count). Any thread.
   bool any_waiting() const;
+  /// True when poll() stopped at a marker whose MPI message has not come yet. Any thread.
+  bool marker_waiting() const;
 
   /// Sleeps at most `timeout` unless a message arrives or wake() is called. Returns at once if
   /// `ready()` holds after this rank announced it sleeps (checked with the rings).
   template <class Ready>
   void wait(std::chrono::microseconds timeout, Ready&& ready) {
+    // A marker's MPI message rings no doorbell: short naps until it is here (spinning instead
+    // would take the core its sender may need to progress the send).
+    if (marker_waiting()) timeout = std::min(timeout, std::chrono::microseconds(kMarkerNapUs));
     const std::uint32_t seen = begin_wait();
     if (!ready() && !any_waiting()) sleep(seen, timeout);
     end_wait();
   }
+  static constexpr int kMarkerNapUs = 50;
   /// Wakes this rank's sleeper (another thread of this process).
   void wake();
   /// Doorbell rings this rank sent to sleeping peers (statistics).
@@ -104,8 +113,10 @@ class ShmMailbox {
   std::vector<void*> inboxes_;
   int me_;
   int n_;
-  std::vector<std::uint32_t> pending_len_;  // per sender: length read, body not yet complete
-  int next_first_ = 0;                      // poll() starts with this sender
+  // Per sender: the length read whose body is not complete yet, or kMarker (0: none). Written
+  // by poll() only; atomic because sleepers on other threads read it (any_waiting()).
+  std::unique_ptr<std::atomic<std::uint32_t>[]> pending_len_;
+  int next_first_ = 0;  // poll() starts with this sender
   std::vector<char> scratch_;
   std::uint64_t rings_sent_ = 0;
 };

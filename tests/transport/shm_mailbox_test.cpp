@@ -152,10 +152,16 @@ TEST(ShmMailbox, MarkerHoldsBackLaterMessagesUntilItsMpiMessageCame) {
   Collector col;
   col.mpi_ready = false;
   EXPECT_EQ(b->poll(col, 64), 1);  // "before" only: "after" must not overtake the MPI message
-  EXPECT_TRUE(b->any_waiting());
+  // Nothing is readable until the MPI message comes, so a sleeper may sleep, briefly.
+  EXPECT_FALSE(b->any_waiting());
+  EXPECT_TRUE(b->marker_waiting());
+  const auto t0 = std::chrono::steady_clock::now();
+  b->wait(std::chrono::microseconds(30'000'000), [] { return false; });
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));  // nap capped
   EXPECT_EQ(b->poll(col, 64), 0);
   col.mpi_ready = true;
   EXPECT_EQ(b->poll(col, 64), 2);
+  EXPECT_FALSE(b->marker_waiting());
   ASSERT_EQ(col.got.size(), 3u);
   EXPECT_EQ(col.got[1].second, "<mpi>");
   EXPECT_EQ(col.got[2].second, "after");
