@@ -340,12 +340,23 @@ void Scheduler::on_result(int rank, ObjectId id, std::uint32_t exec_ns, ObjectPt
     }
   }
   if (outcome->failed() && t->retries_left > 0) {
-    if (t->predispatched) {
-      t->predispatched = false;
-      resolve_args(t);  // every argument exists by now
-    }
     --t->retries_left;
     ++t->attempt;
+    if (t->predispatched) {
+      t->predispatched = false;
+      // Its arguments were all made (it ran, or failed on one), but their results may not have
+      // reached rank 0 yet: made on another rank, or queued behind this result (a dependent can
+      // report before its producer with two task threads). It waits for them here like any
+      // task, still listed under each; a failed one then fails it with that error, no retry.
+      std::uint32_t missing = 0;
+      for (ObjectId dep : t->deps)
+        if (!table_.try_get(dep)) ++missing;
+      if (missing > 0) {
+        t->unresolved = missing;
+        return;
+      }
+      resolve_args(t);
+    }
     make_ready(t);
     return;
   }

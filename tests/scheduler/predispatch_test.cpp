@@ -213,6 +213,40 @@ TEST(SchedulerPredispatch, OwnFailureOfADependentIsRetriedWithItsArgumentsResolv
   EXPECT_EQ(args[0].bytes, "A");
 }
 
+// A dependent's result can reach rank 0 before its producer's: with two task threads the
+// dependent runs (or fails on the argument) while the producer's result is still being queued,
+// or the producer ran on another rank. Neither may retry it before its arguments are known.
+TEST(SchedulerPredispatch, DependentFailingBeforeItsProducersResultWaitsForItBeforeARetry) {
+  Harness h;
+  const auto [producer, dependent] = h.producer_and_dependent(2);
+  const ObjectId a = producer.task.id, b = dependent.task.id;
+  h.fail(dependent.rank, b, "std::runtime_error", "flaky");
+  EXPECT_TRUE(h.dispatch().empty()) << "retried before its argument's value reached rank 0";
+  h.succeed(producer.rank, a, "A", mpiray::detail::Scheduler::kQueuedWorkNs, {dependent.rank});
+  auto again = h.dispatch();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].task.id, b);
+  auto args = decode_args(again[0].task.args);
+  ASSERT_EQ(args.size(), 1u);
+  EXPECT_EQ(args[0].kind, ArgKind::kValue);
+  EXPECT_EQ(args[0].bytes, "A");
+}
+
+TEST(SchedulerPredispatch, DependentFailingBeforeItsFailedProducersResultGetsThatErrorOnce) {
+  // Before the fix, the dependent went to the ready queue at once and the producer's failure
+  // then freed it there: a use-after-free in the next dispatch (ASan).
+  Harness h;
+  const auto [producer, dependent] = h.producer_and_dependent(2);
+  const ObjectId a = producer.task.id, b = dependent.task.id;
+  h.fail(dependent.rank, b, "ValueError", "bad input");  // the argument's error, reported first
+  h.fail(producer.rank, a, "ValueError", "bad input");
+  EXPECT_TRUE(h.dispatch().empty()) << "no retry";
+  ASSERT_TRUE(h.object(b));
+  ASSERT_TRUE(h.object(b)->failed());
+  EXPECT_EQ(h.object(b)->error->type, "ValueError");
+  EXPECT_EQ(h.scheduler.outstanding(), 0u);
+}
+
 TEST(SchedulerPredispatch, TasksWaitingForArgumentsDoNotTakeTheRoomOfRunnableOnes) {
   // The rank making the arguments must still get runnable work (e.g. the task that unblocks the
   // producer) while it holds many waiting tasks.
