@@ -209,7 +209,7 @@ std::vector<ObjectId> Runtime::arg_refs(std::string_view args) {
   return ids;
 }
 
-void Runtime::arg_refs(std::string_view args, SmallIds& out) {
+void Runtime::arg_refs(std::string_view args, IdList& out) {
   out.clear();
   Reader r(args);
   const auto n = r.get<std::uint32_t>();

@@ -125,8 +125,7 @@ class Runtime {
   /// Object ids of the kRef arguments in encoded task arguments.
   static std::vector<ObjectId> arg_refs(std::string_view args);
   /// Into an inline list (the worker's and the submitter's per-task paths).
-  using SmallIds = IdList;
-  static void arg_refs(std::string_view args, SmallIds& out);
+  static void arg_refs(std::string_view args, IdList& out);
   bool is_executor() const { return layout_.size == 1 || layout_.rank != 0; }
   void answer_waiters(const std::vector<ObjectId>& completed);
   void run_actor_job(Job& job, Writer& out);

@@ -10,7 +10,7 @@
 namespace mpiray::detail {
 
 bool Runtime::take_dep_job(Job& job, std::vector<Job>& ready) {
-  SmallIds refs;
+  IdList refs;
   arg_refs(job.args, refs);
   if (refs.empty()) return false;
   std::lock_guard<std::mutex> lk(dep_mu_);

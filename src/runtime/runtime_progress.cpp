@@ -16,16 +16,19 @@ namespace mpiray::detail {
 
 void Runtime::kick(bool strong) {
   if (pool_) pool_->kick();
-  if (door_listeners_.load(std::memory_order_acquire) > 0) transport_->wake_waiter();
-  if (!progress_sleeping_.load(std::memory_order_acquire) &&
-      !(strong && courtesy_sleeping_.load(std::memory_order_acquire)))
-    return;
-  {
-    std::lock_guard<std::mutex> lk(sleep_mu_);
-    kicked_ = true;
+  const bool progress_waits = progress_sleeping_.load(std::memory_order_acquire) ||
+                              (strong && courtesy_sleeping_.load(std::memory_order_acquire));
+  if (progress_waits) {
+    {
+      std::lock_guard<std::mutex> lk(sleep_mu_);
+      kicked_ = true;
+    }
+    sleep_cv_.notify_one();
   }
-  sleep_cv_.notify_one();
-  if (transport_->has_doorbell()) transport_->wake_waiter();
+  // One doorbell wake-up serves both a sleeping progress thread and a driver asleep in get().
+  if (transport_->has_doorbell() &&
+      (progress_waits || door_listeners_.load(std::memory_order_acquire) > 0))
+    transport_->wake_waiter();
 }
 
 bool Runtime::try_progress() {

@@ -131,56 +131,70 @@ MpiTransport::MpiTransport(int* argc, char*** argv) {
   layout_.hostname = host;
   recv_buf_.resize(1 << 16);
   mpi_yield_before_ = disable_mpi_yield();
+  local_of_.assign(layout_.size, -1);
+  world_of_.assign(layout_.local_size, -1);
+  MPI_Allgather(&layout_.rank, 1, MPI_INT, world_of_.data(), 1, MPI_INT, as_comm(node_comm_));
+  for (int i = 0; i < layout_.local_size; ++i) local_of_[world_of_[i]] = i;
   open_mailboxes();
 }
 
-void MpiTransport::open_mailboxes() {
-  local_of_.assign(layout_.size, -1);
-  if (layout_.size == 1) return;
-  MPI_Comm node = as_comm(node_comm_);
-  world_of_.assign(layout_.local_size, -1);
-  MPI_Allgather(&layout_.rank, 1, MPI_INT, world_of_.data(), 1, MPI_INT, node);
-  for (int i = 0; i < layout_.local_size; ++i) local_of_[world_of_[i]] = i;
-  const char* env = std::getenv("MPIRAY_SHM_MAILBOX");
-  int want = (env && std::string(env) == "0") ? 0 : 1;
-  if (layout_.local_size < 2 || layout_.local_size > ShmMailbox::kMaxLocalRanks) want = 0;
-  int all_want = 0;
-  MPI_Allreduce(&want, &all_want, 1, MPI_INT, MPI_MIN, node);
-  if (!all_want) return;
-  const std::size_t bytes = ShmMailbox::inbox_bytes(layout_.local_size) + 64;  // + alignment
+bool MpiTransport::node_all(bool mine) {
+  int in = mine ? 1 : 0, all = 0;
+  MPI_Allreduce(&in, &all, 1, MPI_INT, MPI_MIN, as_comm(node_comm_));
+  return all != 0;
+}
+
+void* MpiTransport::allocate_node_window(std::size_t bytes, int disp_unit, void** base) {
   MPI_Info info;
   MPI_Info_create(&info);
-  MPI_Info_set(info, "alloc_shared_noncontig", "true");  // each inbox on its own pages
+  MPI_Info_set(info, "alloc_shared_noncontig", "true");  // each segment on its own pages
   auto* win = new MPI_Win;
-  void* base = nullptr;
-  const int rc = MPI_Win_allocate_shared(static_cast<MPI_Aint>(bytes), 64, info, node, &base, win);
+  const int rc = MPI_Win_allocate_shared(static_cast<MPI_Aint>(bytes), disp_unit, info,
+                                         as_comm(node_comm_), base, win);
   MPI_Info_free(&info);
-  int good = rc == MPI_SUCCESS ? 1 : 0, all_good = 0;
+  if (!node_all(rc == MPI_SUCCESS)) {
+    if (rc == MPI_SUCCESS) MPI_Win_free(win);
+    delete win;
+    return nullptr;
+  }
+  MPI_Win_set_errhandler(*win, MPI_ERRORS_RETURN);
+  return win;
+}
+
+void MpiTransport::open_mailboxes() {
+  if (layout_.size == 1) return;
+  const char* env = std::getenv("MPIRAY_SHM_MAILBOX");
+  const bool want = !(env && std::string(env) == "0") && layout_.local_size >= 2 &&
+                    layout_.local_size <= ShmMailbox::kMaxLocalRanks;
+  if (!node_all(want)) return;
+  const std::size_t bytes = ShmMailbox::inbox_bytes(layout_.local_size) + 64;  // + alignment
+  void* base = nullptr;
+  auto* win = static_cast<MPI_Win*>(allocate_node_window(bytes, 64, &base));
+  if (!win) return;
   // MPI promises no alignment (Open MPI's segments start 8 bytes past a page): each inbox
   // starts at the first 64-byte boundary of its segment, which has 64 bytes to spare for it.
+  bool good = true;
   std::vector<void*> inboxes(layout_.local_size);
   for (int i = 0; good && i < layout_.local_size; ++i) {
     MPI_Aint size = 0;
     int unit = 0;
     void* p = nullptr;
     if (MPI_Win_shared_query(*win, i, &size, &unit, &p) != MPI_SUCCESS || p == nullptr) {
-      good = 0;
+      good = false;
       break;
     }
     const auto at = reinterpret_cast<std::uintptr_t>(p);
     const std::uintptr_t aligned = (at + 63) / 64 * 64;
-    if (static_cast<std::size_t>(size) < bytes - 64 + (aligned - at)) good = 0;
+    good = static_cast<std::size_t>(size) >= bytes - 64 + (aligned - at);
     inboxes[i] = reinterpret_cast<void*>(aligned);
   }
   if (good) ShmMailbox::construct(inboxes[layout_.local_rank], layout_.local_size);
   // Also orders every inbox's construction before anyone's first push.
-  MPI_Allreduce(&good, &all_good, 1, MPI_INT, MPI_MIN, node);
-  if (!all_good) {
-    if (rc == MPI_SUCCESS) MPI_Win_free(win);
+  if (!node_all(good)) {
+    MPI_Win_free(win);
     delete win;
     return;
   }
-  MPI_Win_set_errhandler(*win, MPI_ERRORS_RETURN);
   mailbox_win_ = win;
   mailbox_ = std::make_unique<ShmMailbox>(std::move(inboxes), layout_.local_rank);
   ring_wait_.resize(layout_.size);
@@ -188,49 +202,28 @@ void MpiTransport::open_mailboxes() {
 
 bool MpiTransport::open_shared(std::size_t bytes) {
   if (layout_.size == 1) return false;
-  MPI_Comm node = as_comm(node_comm_);
-  std::vector<int> world_of(layout_.local_size);
-  MPI_Allgather(&layout_.rank, 1, MPI_INT, world_of.data(), 1, MPI_INT, node);
   // Every rank of the node must agree on using the segments (one may have asked for none).
-  int want = bytes > 0 && layout_.local_size > 1 ? 1 : 0;
-  int all_want = 0;
-  MPI_Allreduce(&want, &all_want, 1, MPI_INT, MPI_MIN, node);
-  bool ok = false;
-  if (all_want) {
-    MPI_Info info;
-    MPI_Info_create(&info);
-    MPI_Info_set(info, "alloc_shared_noncontig", "true");  // each segment on its own pages
-    auto* win = new MPI_Win;
-    void* base = nullptr;
-    const int rc = MPI_Win_allocate_shared(static_cast<MPI_Aint>(bytes), 1, info, node, &base, win);
-    MPI_Info_free(&info);
-    int good = rc == MPI_SUCCESS ? 1 : 0, all_good = 0;
-    MPI_Allreduce(&good, &all_good, 1, MPI_INT, MPI_MIN, node);
-    if (all_good) {
-      MPI_Win_set_errhandler(*win, MPI_ERRORS_RETURN);
-      // One passive epoch for the job: reads are ordered by the runtime's own messages plus
-      // MPI_Win_sync, never by per-read locks.
-      MPI_Win_lock_all(MPI_MODE_NOCHECK, *win);
-      shm_win_ = win;
-      shm_base_ = static_cast<char*>(base);
-      shm_size_ = bytes;
-      peer_base_.assign(layout_.size, nullptr);
-      peer_size_.assign(layout_.size, 0);
-      for (int i = 0; i < layout_.local_size; ++i) {
-        MPI_Aint size = 0;
-        int unit = 0;
-        void* p = nullptr;
-        MPI_Win_shared_query(*win, i, &size, &unit, &p);
-        peer_base_[world_of[i]] = static_cast<const char*>(p);
-        peer_size_[world_of[i]] = static_cast<std::size_t>(size);
-      }
-      ok = true;
-    } else {
-      if (good) MPI_Win_free(win);
-      delete win;
-    }
+  if (!node_all(bytes > 0 && layout_.local_size > 1)) return false;
+  void* base = nullptr;
+  auto* win = static_cast<MPI_Win*>(allocate_node_window(bytes, 1, &base));
+  if (!win) return false;
+  // One passive epoch for the job: reads are ordered by the runtime's own messages plus
+  // MPI_Win_sync, never by per-read locks.
+  MPI_Win_lock_all(MPI_MODE_NOCHECK, *win);
+  shm_win_ = win;
+  shm_base_ = static_cast<char*>(base);
+  shm_size_ = bytes;
+  peer_base_.assign(layout_.size, nullptr);
+  peer_size_.assign(layout_.size, 0);
+  for (int i = 0; i < layout_.local_size; ++i) {
+    MPI_Aint size = 0;
+    int unit = 0;
+    void* p = nullptr;
+    MPI_Win_shared_query(*win, i, &size, &unit, &p);
+    peer_base_[world_of_[i]] = static_cast<const char*>(p);
+    peer_size_[world_of_[i]] = static_cast<std::size_t>(size);
   }
-  return ok;
+  return true;
 }
 
 const char* MpiTransport::peer_segment(int rank) const {

@@ -128,6 +128,12 @@ class MpiTransport {
   struct RingVisitor;
   /// Collective over the node: maps the node's inboxes (MPIRAY_SHM_MAILBOX=0 on any rank: none).
   void open_mailboxes();
+  /// Collective over the node: true on every rank iff `mine` is true on every rank.
+  bool node_all(bool mine);
+  /// Collective over the node: an MPI_Win_allocate_shared window of `bytes` per rank, each
+  /// segment on its own pages. Returns the window (nullptr on every rank unless it worked on
+  /// all of them); `base` gets this rank's segment.
+  void* allocate_node_window(std::size_t bytes, int disp_unit, void** base);
   /// Puts one message into `dest`'s ring (or its marker plus an MPI send when too large);
   /// false when the ring has no room now.
   bool try_ring(int dest, std::vector<char>& bytes);

@@ -19,9 +19,8 @@ struct BackoffConfig {
   /// on every round instead of pausing, so a polling rank never holds a core a busy one needs.
   static void set_oversubscribed(bool on);
   static bool oversubscribed();
-  /// Messages wake sleeping threads (a same-node doorbell): sleeping costs no latency, so the
-  /// spin phase never yields (each yield was a context switch between ranks) and there is no
-  /// yield phase.
+  /// Messages wake sleeping threads (a same-node doorbell): sleeping then costs no latency, so
+  /// there is no yield phase between the spin and the sleeps.
   static void set_doorbell(bool on);
   static bool doorbell();
 };

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "scheduler/scheduler_harness.hpp"
@@ -60,6 +61,17 @@ std::vector<DepMessage> of_kind(const std::vector<DepMessage>& all, DepMessage::
   for (const auto& m : all)
     if (m.kind == k) out.push_back(m);
   return out;
+}
+
+// The next dispatch retries `task` alone, its one argument resolved to `value` on rank 0.
+void expect_retry_with_value(Harness& h, ObjectId task, const std::string& value) {
+  auto again = h.dispatch();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].task.id, task);
+  auto args = decode_args(again[0].task.args);
+  ASSERT_EQ(args.size(), 1u);
+  EXPECT_EQ(args[0].kind, ArgKind::kValue);
+  EXPECT_EQ(args[0].bytes, value);
 }
 
 TEST(SchedulerPredispatch, DependentGoesAheadToTheProducersRankWithItsArgumentLeftAsRef) {
@@ -204,13 +216,7 @@ TEST(SchedulerPredispatch, OwnFailureOfADependentIsRetriedWithItsArgumentsResolv
   const ObjectId a = producer.task.id, b = dependent.task.id;
   h.succeed(producer.rank, a, "A", mpiray::detail::Scheduler::kQueuedWorkNs, {dependent.rank});
   h.fail(dependent.rank, b, "std::runtime_error", "flaky");
-  auto again = h.dispatch();
-  ASSERT_EQ(again.size(), 1u);
-  EXPECT_EQ(again[0].task.id, b);
-  auto args = decode_args(again[0].task.args);
-  ASSERT_EQ(args.size(), 1u);
-  EXPECT_EQ(args[0].kind, ArgKind::kValue);
-  EXPECT_EQ(args[0].bytes, "A");
+  expect_retry_with_value(h, b, "A");
 }
 
 // A dependent's result can reach rank 0 before its producer's: with two task threads the
@@ -223,13 +229,7 @@ TEST(SchedulerPredispatch, DependentFailingBeforeItsProducersResultWaitsForItBef
   h.fail(dependent.rank, b, "std::runtime_error", "flaky");
   EXPECT_TRUE(h.dispatch().empty()) << "retried before its argument's value reached rank 0";
   h.succeed(producer.rank, a, "A", mpiray::detail::Scheduler::kQueuedWorkNs, {dependent.rank});
-  auto again = h.dispatch();
-  ASSERT_EQ(again.size(), 1u);
-  EXPECT_EQ(again[0].task.id, b);
-  auto args = decode_args(again[0].task.args);
-  ASSERT_EQ(args.size(), 1u);
-  EXPECT_EQ(args[0].kind, ArgKind::kValue);
-  EXPECT_EQ(args[0].bytes, "A");
+  expect_retry_with_value(h, b, "A");
 }
 
 TEST(SchedulerPredispatch, DependentFailingBeforeItsFailedProducersResultGetsThatErrorOnce) {

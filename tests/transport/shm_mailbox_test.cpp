@@ -55,6 +55,26 @@ struct Collector : ShmMailbox::Visitor {
   }
 };
 
+/// Puts `m` to sleep (30 s timeout) on another thread, runs `while_asleep` once it announced
+/// its sleep, and returns how long it slept: far below the timeout iff something woke it.
+template <class Action>
+std::chrono::steady_clock::duration time_sleep_until(ShmMailbox& m, Action&& while_asleep) {
+  std::atomic<bool> asleep{false};
+  std::chrono::steady_clock::duration slept{};
+  std::thread sleeper([&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    m.wait(std::chrono::microseconds(30'000'000), [&] {
+      asleep = true;
+      return false;
+    });
+    slept = std::chrono::steady_clock::now() - t0;
+  });
+  while (!asleep) std::this_thread::yield();
+  while_asleep();
+  sleeper.join();
+  return slept;
+}
+
 TEST(ShmMailbox, MessagesArriveWholeAndInOrderPerSender) {
   Node node(3);
   auto a = node.rank(0), b = node.rank(1), c = node.rank(2);
@@ -121,20 +141,10 @@ TEST(ShmMailbox, ReaderWakesASenderThatFoundTheRingFull) {
   std::string big(ShmMailbox::kMaxMessage, 'b');
   ASSERT_EQ(a->push(1, big.data(), big.size()), ShmMailbox::Push::kDone);
   ASSERT_EQ(a->push(1, big.data(), big.size()), ShmMailbox::Push::kFull);  // raises the flag
-  std::atomic<bool> asleep{false};
-  std::chrono::steady_clock::duration slept{};
-  std::thread sender([&] {
-    const auto t0 = std::chrono::steady_clock::now();
-    a->wait(std::chrono::microseconds(30'000'000), [&] {
-      asleep = true;
-      return false;
-    });
-    slept = std::chrono::steady_clock::now() - t0;
-  });
-  while (!asleep) std::this_thread::yield();
   Collector col;
-  EXPECT_EQ(b->poll(col, 8), 1);  // room now: the reader rings the sender's doorbell
-  sender.join();
+  const auto slept = time_sleep_until(*a, [&] {
+    EXPECT_EQ(b->poll(col, 8), 1);  // room now: the reader rings the sender's doorbell
+  });
   EXPECT_LT(slept, std::chrono::seconds(10));
   EXPECT_EQ(b->rings_sent(), 1u);
   EXPECT_EQ(a->push(1, big.data(), big.size()), ShmMailbox::Push::kDone);
@@ -219,20 +229,9 @@ TEST(ShmMailbox, ConcurrentSendersWrapTheRingWithoutLoss) {
 TEST(ShmMailbox, PushWakesASleeperLongBeforeItsTimeout) {
   Node node(2);
   auto a = node.rank(0), b = node.rank(1);
-  std::atomic<bool> asleep{false};
-  std::chrono::steady_clock::duration slept{};
-  std::thread sleeper([&] {
-    const auto t0 = std::chrono::steady_clock::now();
-    b->wait(std::chrono::microseconds(30'000'000), [&] {
-      asleep = true;
-      return false;
-    });
-    slept = std::chrono::steady_clock::now() - t0;
-  });
-  while (!asleep) std::this_thread::yield();
   // The sleeper may not be inside the futex yet: the ring's doorbell must wake it either way.
-  ASSERT_EQ(a->push(1, "wake", 4), ShmMailbox::Push::kDone);
-  sleeper.join();
+  const auto slept =
+      time_sleep_until(*b, [&] { EXPECT_EQ(a->push(1, "wake", 4), ShmMailbox::Push::kDone); });
   EXPECT_LT(slept, std::chrono::seconds(10));
   EXPECT_EQ(a->rings_sent(), 1u);  // it saw the sleeper and rang
   Collector col;
@@ -254,18 +253,7 @@ TEST(ShmMailbox, WakeEndsASleepAndReadyOrWaitingSkipsIt) {
   b->wait(std::chrono::microseconds(30'000'000), [] { return true; });
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
   // wake() from another thread of the rank.
-  std::atomic<bool> asleep{false};
-  std::thread sleeper([&] {
-    b->wait(std::chrono::microseconds(30'000'000), [&] {
-      asleep = true;
-      return false;
-    });
-  });
-  while (!asleep) std::this_thread::yield();
-  t0 = std::chrono::steady_clock::now();
-  b->wake();
-  sleeper.join();
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  EXPECT_LT(time_sleep_until(*b, [&] { b->wake(); }), std::chrono::seconds(10));
   // A bounded sleep with nothing coming ends by its timeout.
   t0 = std::chrono::steady_clock::now();
   b->wait(std::chrono::microseconds(20'000), [] { return false; });
