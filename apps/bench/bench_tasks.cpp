@@ -1,7 +1,8 @@
 // bench_tasks: empty-task throughput of mpiray against a hand-written plain-MPI master/worker,
 // measured in the same launch, repetitions interleaved so both see the same machine state.
 //
-//   mpirun -np 3 --oversubscribe ./build/apps/bench/bench_tasks [--tasks N] [--sync-tasks N] [--reps R]
+//   mpirun -np 3 --oversubscribe ./build/apps/bench/bench_tasks [--tasks N] [--sync-tasks N]
+//   [--reps R]
 //
 // Prints `metric=<name> value=<v> unit=<u>` lines (medians over the repetitions):
 //   tasks_async           submit N empty tasks, then get all        (mpiray)
@@ -9,6 +10,8 @@
 //   tasks_sync            submit + get one task at a time          (mpiray)
 //   tasks_sync_raw_mpi    plain MPI, one task in flight            (reference)
 //   *_ratio               mpiray / reference
+//   run_start_ms          mpiray::run entered to driver body running (rank 0; no reference)
+//   run_start_stop_ms     the same run (empty body) entered to returned
 
 #include <mpi.h>
 #include <mpiray/mpiray.hpp>
@@ -22,13 +25,16 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
 
 using namespace bench;
 
-std::int64_t empty_task(std::int64_t x) { return x; }
+std::int64_t empty_task(std::int64_t x) {
+  return x;
+}
 MPIRAY_REMOTE(empty_task);
 
 // ---- mpiray
@@ -63,6 +69,19 @@ double mpiray_sync(int argc, char** argv, long n) {
   return rate;
 }
 
+// Start-up and shutdown of an empty mpiray::run, as seen by rank 0 (all ranks leave a barrier
+// together first): the fixed cost every run pays before its first task.
+std::pair<double, double> mpiray_start(int argc, char** argv) {
+  MPI_Barrier(MPI_COMM_WORLD);
+  const auto t0 = Clock::now();
+  double start = 0;
+  mpiray::run(argc, argv, [&] {
+    start = seconds_since(t0);
+    return 0;
+  });
+  return {start * 1e3, seconds_since(t0) * 1e3};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -86,7 +105,7 @@ int main(int argc, char** argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
 
-  std::vector<double> a, ar, s, sr;
+  std::vector<double> a, ar, s, sr, st, sd;
   // Warm-up of both paths (connections, page faults), not measured.
   mpiray_async(argc, argv, std::min(n_async, 20000L));
   raw_master_worker(std::min(n_async, 20000L), 8);
@@ -95,12 +114,17 @@ int main(int argc, char** argv) {
     ar.push_back(raw_master_worker(n_async, 8));
     s.push_back(mpiray_sync(argc, argv, n_sync));
     sr.push_back(raw_sync(n_sync));
+    const auto [start_ms, whole_ms] = mpiray_start(argc, argv);
+    st.push_back(start_ms);
+    sd.push_back(whole_ms);
   }
   if (rank == 0) {
     std::cout << "# bench_tasks: np=" << size << " reps=" << reps << " async_tasks=" << n_async
               << " sync_tasks=" << n_sync << " (medians)" << std::endl;
     print_metric("tasks_async", median(a), "tasks/s");
     print_metric("tasks_sync", median(s), "tasks/s");
+    print_metric("run_start_ms", median(st), "ms");
+    print_metric("run_start_stop_ms", median(sd), "ms");
     if (size > 1) {
       print_metric("tasks_async_raw_mpi", median(ar), "tasks/s");
       print_metric("tasks_async_ratio", median_ratio(a, ar), "ratio");

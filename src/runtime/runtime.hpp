@@ -102,6 +102,8 @@ class Runtime {
  private:
   bool try_progress();
   bool sweep();
+  /// Rank 0: schedules the submitted backlog and dispatches ready tasks (progress lock held).
+  bool schedule_backlog();
   void handle_message(int source, const char* data, std::size_t size);
   template <class Encode>
   void queue_record(int dest, Encode&& encode);
@@ -306,13 +308,11 @@ class Runtime {
   std::mutex intake_mu_;
   std::vector<std::unique_ptr<TaskRecord>> intake_;  // rank 0: submissions not yet scheduled
   std::atomic<std::size_t> intake_size_{0};          // lets sweeps skip the lock when empty
-  // Taken from intake_, not yet given to the scheduler (progress lock): the first sweep of a
-  // backlog schedules kIntakeChunk tasks, so dispatching starts while a big graph is still
-  // arriving; the next one takes the rest.
+  // Taken from intake_, not yet given to the scheduler (progress lock): scheduled and
+  // dispatched kIntakeChunk tasks at a time (see schedule_backlog).
   std::deque<std::unique_ptr<TaskRecord>> backlog_;
   static constexpr std::size_t kIntakeChunk = 256;
-  std::size_t intake_chunk_ = kIntakeChunk;  // this sweep's share (progress lock)
-  bool single_core_ = false;                 // this rank may run on one core only
+  bool single_core_ = false;  // this rank may run on one core only
   std::unordered_map<ObjectId, std::vector<int>> remote_waiters_;  // rank 0, under progress_mu_
   std::atomic<std::size_t> unfinished_{0};  // rank 0: tasks submitted and not yet complete
   std::atomic<int> door_listeners_{0};      // threads in get() asleep on the doorbell

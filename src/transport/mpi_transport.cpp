@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <limits>
 #include <string>
 #include <thread>
@@ -74,12 +75,33 @@ void restore_mpi_yield(int before) {
 
 }  // namespace
 
+MpiYieldWhileBlocked::MpiYieldWhileBlocked(int before) : on_(before == 1 && opal_yield().set) {
+  if (on_) opal_yield().set(true);
+}
+
+MpiYieldWhileBlocked::~MpiYieldWhileBlocked() {
+  if (on_) opal_yield().set(false);
+}
+
 struct MpiTransport::PendingSend {
   MPI_Request req = MPI_REQUEST_NULL;
   std::vector<char> bytes;
 };
 
 MpiTransport::MpiTransport(int* argc, char*** argv) {
+  // mpiray::run reports a ConfigError by its exit code: the message must be on stderr already.
+  auto config_error = [](const std::string& msg) {
+    std::cerr << msg << std::endl;
+    return ConfigError(msg);
+  };
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (finalized)
+    throw config_error(
+        "mpiray: mpiray::run was called after MPI was finalized (an earlier mpiray::run started "
+        "MPI, so it also ended it, and MPI cannot start twice in one process). To call "
+        "mpiray::run several times, call MPI_Init_thread (MPI_THREAD_SERIALIZED or higher) "
+        "before the first and MPI_Finalize after the last");
   int initialized = 0;
   MPI_Initialized(&initialized);
   int provided = 0;
@@ -91,7 +113,7 @@ MpiTransport::MpiTransport(int* argc, char*** argv) {
   }
   if (provided < MPI_THREAD_SERIALIZED) {
     if (finalize_) MPI_Finalize();
-    throw ConfigError(
+    throw config_error(
         "mpiray: the MPI library provides thread level " + std::to_string(provided) +
         " but mpiray needs MPI_THREAD_SERIALIZED; use an MPI built with thread support (Open MPI "
         "from Debian has it) or call MPI_Init_thread with MPI_THREAD_SERIALIZED before "
@@ -130,16 +152,19 @@ MpiTransport::MpiTransport(int* argc, char*** argv) {
   gethostname(host, sizeof(host) - 1);
   layout_.hostname = host;
   recv_buf_.resize(1 << 16);
-  mpi_yield_before_ = disable_mpi_yield();
   local_of_.assign(layout_.size, -1);
   world_of_.assign(layout_.local_size, -1);
   MPI_Allgather(&layout_.rank, 1, MPI_INT, world_of_.data(), 1, MPI_INT, as_comm(node_comm_));
   for (int i = 0; i < layout_.local_size; ++i) local_of_[world_of_[i]] = i;
   open_mailboxes();
+  // Off from here on (start-up's collectives above ran with MPI's own setting); the runtime's
+  // later collectives turn it back on while they block (MpiYieldWhileBlocked).
+  mpi_yield_before_ = disable_mpi_yield();
 }
 
 bool MpiTransport::node_all(bool mine) {
   int in = mine ? 1 : 0, all = 0;
+  MpiYieldWhileBlocked blocking(mpi_yield_before_);
   MPI_Allreduce(&in, &all, 1, MPI_INT, MPI_MIN, as_comm(node_comm_));
   return all != 0;
 }
@@ -149,6 +174,7 @@ void* MpiTransport::allocate_node_window(std::size_t bytes, int disp_unit, void*
   MPI_Info_create(&info);
   MPI_Info_set(info, "alloc_shared_noncontig", "true");  // each segment on its own pages
   auto* win = new MPI_Win;
+  MpiYieldWhileBlocked blocking(mpi_yield_before_);
   const int rc = MPI_Win_allocate_shared(static_cast<MPI_Aint>(bytes), disp_unit, info,
                                          as_comm(node_comm_), base, win);
   MPI_Info_free(&info);
@@ -464,24 +490,28 @@ bool MpiTransport::bcast_done(int handle) {
 
 std::vector<int> MpiTransport::gather_int(int value) {
   std::vector<int> all(layout_.size);
+  MpiYieldWhileBlocked blocking(mpi_yield_before_);
   check(MPI_Allgather(&value, 1, MPI_INT, all.data(), 1, MPI_INT, as_comm(comm_)), "MPI_Allgather");
   return all;
 }
 
 std::uint64_t MpiTransport::allreduce_min(std::uint64_t v) {
   std::uint64_t out = 0;
+  MpiYieldWhileBlocked blocking(mpi_yield_before_);
   check(MPI_Allreduce(&v, &out, 1, MPI_UINT64_T, MPI_MIN, as_comm(comm_)), "MPI_Allreduce");
   return out;
 }
 
 std::uint64_t MpiTransport::allreduce_max(std::uint64_t v) {
   std::uint64_t out = 0;
+  MpiYieldWhileBlocked blocking(mpi_yield_before_);
   check(MPI_Allreduce(&v, &out, 1, MPI_UINT64_T, MPI_MAX, as_comm(comm_)), "MPI_Allreduce");
   return out;
 }
 
 std::vector<std::uint64_t> MpiTransport::node_or(std::vector<std::uint64_t> words) {
   std::vector<std::uint64_t> out(words.size());
+  MpiYieldWhileBlocked blocking(mpi_yield_before_);
   check(MPI_Allreduce(words.data(), out.data(), static_cast<int>(words.size()), MPI_UINT64_T,
                       MPI_BOR, as_comm(node_comm_)),
         "MPI_Allreduce");
@@ -490,6 +520,7 @@ std::vector<std::uint64_t> MpiTransport::node_or(std::vector<std::uint64_t> word
 
 std::uint64_t MpiTransport::node_sum(std::uint64_t v) {
   std::uint64_t out = 0;
+  MpiYieldWhileBlocked blocking(mpi_yield_before_);
   check(MPI_Allreduce(&v, &out, 1, MPI_UINT64_T, MPI_SUM, as_comm(node_comm_)), "MPI_Allreduce");
   return out;
 }

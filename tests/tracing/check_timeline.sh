@@ -35,6 +35,11 @@ task_ranks = {e["pid"] for e in spans if e["cat"] == "task"}
 expect = {0} if np == 1 else set(range(1, np))
 assert task_ranks == expect, (task_ranks, expect)
 assert {e["args"]["name"] for e in q if e.get("ph") == "M"} >= {"rank %d" % r for r in range(np)}
+# Rank 0's dispatch work, with the number of tasks it sent (every task was sent by one of them).
+disp = [e for e in spans if e["cat"] == "sched"]
+assert disp and all(e["name"] == "dispatch" and e["pid"] == 0 for e in disp), disp[:3]
+assert sum(e["args"]["bytes"] for e in disp) >= sum(1 for e in spans if e["cat"] == "task"), (
+    sum(e["args"]["bytes"] for e in disp))
 actor = [e for e in p if e.get("cat") == "actor"]
 assert any("ParameterServer::push" in e["name"] for e in actor), sorted({e["name"] for e in actor})
 print("timeline ok: %d task spans on ranks %s, %d actor spans" % (len(spans), sorted(task_ranks), len(actor)))
