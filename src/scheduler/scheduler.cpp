@@ -124,12 +124,16 @@ void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
       ++t->unresolved;
       auto& waiters = waiting_on_[t->deps[i]];
       waiters.push_back(t->id);
+      if (predispatch_on_) {
+        auto p = tasks_.find(t->deps[i]);
+        if (p != tasks_.end() && !p->second->sent_once) ++t->unsent_producers;
+      }
     }
   }
   if (t->unresolved == 0) {
     resolve_args(t);
     make_ready(t);
-  } else if (predispatch_on_) {
+  } else if (predispatch_on_ && t->unsent_producers == 0) {
     check_.push_back(t->id);  // its missing arguments may all be under way already
   }
 }
@@ -221,9 +225,12 @@ int Scheduler::predispatch_rank(const TaskRecord& t, int* room_rank) const {
   std::vector<std::pair<int, int>>& counts = counts_;  // rank, missing arguments it makes
   counts.clear();
   for (ObjectId dep : t.deps) {
-    if (table_.try_get(dep)) continue;
+    // A task still listed has not completed: only other arguments need the object table.
     auto it = tasks_.find(dep);
-    if (it == tasks_.end()) return -1;
+    if (it == tasks_.end()) {
+      if (table_.try_get(dep)) continue;
+      return -1;  // not made by a task (an actor call's result): waits here
+    }
     const TaskRecord& p = *it->second;
     if (p.running_on < 0 || p.retries_left > 0) return -1;
     auto c = std::find_if(counts.begin(), counts.end(),
