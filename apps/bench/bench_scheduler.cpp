@@ -124,7 +124,6 @@ double run(Mode mode, long width, long steps) {
     for (long i = 0; i < width; ++i) {
       s.timed([&] {
         const ObjectId id = ++s.next_id;
-        s.table.create_pending(id, 1);
         auto rec = std::make_unique<TaskRecord>();
         rec->id = id;
         rec->func_id = s.func;
@@ -138,8 +137,8 @@ double run(Mode mode, long width, long steps) {
             s.w.put<ObjectId>(prev[static_cast<std::size_t>(d)]);
             rec->submit_holds.push_back(prev[static_cast<std::size_t>(d)]);
           }
-          s.table.add_refs(rec->submit_holds);
         }
+        s.table.create_pending_adding(id, 1, rec->submit_holds.data(), rec->submit_holds.size());
         s.w.put(ArgKind::kValue);
         s.w.put_bytes(std::string_view("\x01\x00\x00\x00\x00\x00\x00\x00", 8));
         rec->args.assign(s.w.data(), s.w.size());

@@ -225,6 +225,14 @@ void ObjectTable::add_refs(const ObjectId* ids, std::size_t n) {
     if (auto it = map_.find(ids[i]); it != map_.end()) ++it->second.refs;
 }
 
+void ObjectTable::create_pending_adding(ObjectId id, int refs, const ObjectId* args,
+                                        std::size_t n) {
+  std::lock_guard<std::mutex> lk(mu_);
+  map_[id].refs += refs;
+  for (std::size_t i = 0; i < n; ++i)
+    if (auto it = map_.find(args[i]); it != map_.end()) ++it->second.refs;
+}
+
 ObjectTable::ReleaseResult ObjectTable::release(ObjectId id) {
   ReleaseResult r;
   {
@@ -244,15 +252,18 @@ void ObjectTable::release_many(const ObjectId* ids, std::size_t n) {
   drain_contained();
 }
 
-void ObjectTable::try_get_many(const ObjectId* ids, std::size_t n, std::vector<ObjectPtr>& out) {
+void ObjectTable::try_get_many(const ObjectId* ids, std::size_t n, std::vector<ObjectPtr>& out,
+                               std::vector<char>* known) {
   out.clear();
   out.reserve(n);
+  if (known) known->assign(n, 1);
   std::lock_guard<std::mutex> lk(mu_);
   for (std::size_t i = 0; i < n; ++i) {
     const ObjectId id = ids[i];
     auto it = map_.find(id);
     if (it == map_.end()) {
       out.emplace_back();
+      if (known) (*known)[i] = 0;
       continue;
     }
     Entry& e = it->second;

@@ -48,6 +48,9 @@ class ObjectTable {
   bool add_ref(ObjectId id, bool create);
   /// add_ref(id, false) of each id, under one lock.
   void add_refs(const ObjectId* ids, std::size_t n);
+  /// create_pending(id, refs) and add_refs(args, n) under one lock: rank 0's submission of a
+  /// task (its result entry, a reference to each argument).
+  void create_pending_adding(ObjectId id, int refs, const ObjectId* args, std::size_t n);
   template <class Ids>
   void add_refs(const Ids& ids) {
     add_refs(ids.data(), ids.size());
@@ -60,11 +63,13 @@ class ObjectTable {
     release_many(ids.data(), ids.size());
   }
   /// try_get() of each id, under one lock: out[i] is ids[i]'s object or nullptr (pending or
-  /// unknown).
-  void try_get_many(const ObjectId* ids, std::size_t n, std::vector<ObjectPtr>& out);
+  /// unknown); with `known`, (*known)[i] tells which.
+  void try_get_many(const ObjectId* ids, std::size_t n, std::vector<ObjectPtr>& out,
+                    std::vector<char>* known = nullptr);
   template <class Ids>
-  void try_get_many(const Ids& ids, std::vector<ObjectPtr>& out) {
-    try_get_many(ids.data(), ids.size(), out);
+  void try_get_many(const Ids& ids, std::vector<ObjectPtr>& out,
+                    std::vector<char>* known = nullptr) {
+    try_get_many(ids.data(), ids.size(), out, known);
   }
   /// Keeps the object until shutdown (its ref was serialized into a value).
   void pin(ObjectId id);

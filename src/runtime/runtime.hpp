@@ -233,8 +233,10 @@ class Runtime {
   ObjectPtr name_round_trip(std::uint8_t op, const std::string& name, const ActorRef& ref);
   void reply_object(int dest, ObjectId id);
   /// Waits until `done()` with help and back-off; false on deadline. Throws when shutting down.
+  /// `on_table`: done() depends only on table objects, so it reruns only after a completion
+  /// (for `single`, one in its bucket) and every 16th round.
   template <class Done>
-  bool wait_until(Done&& done, Deadline deadline, ObjectId single = 0);
+  bool wait_until(Done&& done, Deadline deadline, ObjectId single = 0, bool on_table = false);
   int drive_driver(const std::function<int()>& body);
   void drain();
   void shutdown_workers(int code);

@@ -79,10 +79,18 @@ void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
   std::vector<char>& made = made_;  // per dep: it exists already
   made.clear();
   t->deps.reserve(drop.ids.size());  // the submitter held one reference per ref argument
+  // All looked up under one lock of the table: the driver thread submitting the next tasks
+  // takes the same lock, and rank 0 has two threads on a core or less.
+  IdList& refs = arg_ids_;
+  refs.clear();
   for_each_arg(t->args, [&](ArgKind kind, std::string_view, ObjectId id) {
-    if (kind != ArgKind::kRef || failed || !missing.empty()) return;
-    bool known = false;
-    ObjectPtr d = table_.try_get(id, &known);
+    if (kind == ArgKind::kRef) refs.push_back(id);
+  });
+  table_.try_get_many(refs, prefetched_, &known_);
+  for (std::size_t i = 0; i < refs.size() && !failed && missing.empty(); ++i) {
+    const ObjectId id = refs[i];
+    const bool known = known_[i] != 0;
+    const ObjectPtr& d = prefetched_[i];
     if (!known && (id >> kOwnerShift) != 0) {
       // Made on a worker (e.g. an actor call's result): its record may still be on the way.
       table_.create_pending(id, 0);
@@ -96,7 +104,8 @@ void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
       t->deps.push_back(id);
       made.push_back(d ? 1 : 0);
     }
-  });
+  }
+  prefetched_.clear();  // holds no object alive past this call
   if (!missing.empty()) {
     t->deps.clear();
     finish(t, make_error(*t, "mpiray::ObjectError",

@@ -189,7 +189,9 @@ class Scheduler {
   bool predispatch_on_ = false;  // the runtime turns it on (multi-rank jobs)
   std::vector<ObjectId> check_;  // tasks waiting for arguments: may now go out early
   // Scratch space kept between tasks (no allocation per task on rank 0's per-task path).
-  std::vector<ObjectPtr> prefetched_;                 // rewrite_args' lookups
+  std::vector<ObjectPtr> prefetched_;                 // rewrite_args' and submit's lookups
+  std::vector<char> known_;                           // submit: which arguments the table knows
+  IdList arg_ids_;                                    // submit: the ref arguments
   std::vector<char> made_;                            // submit: which arguments exist
   mutable std::vector<std::pair<int, int>> counts_;   // predispatch_rank: rank, arguments
   std::vector<std::pair<ObjectId, ObjectPtr>> work_;  // finish: objects completed

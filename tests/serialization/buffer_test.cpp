@@ -95,6 +95,38 @@ TEST(Buffer, TakeMovesTheBytesOut) {
 
 // ---- Blob: stored bytes that may live in a typed value, a heap string or a raw buffer
 
+// The Writer makes room ahead of its logical size; size(), view(), take() and bytes() must show
+// exactly the bytes written, and code appending through bytes() must be continued correctly.
+TEST(Buffer, LogicalSizeIsExactThroughGrowthBytesAndTake) {
+  Writer w;
+  std::string expect;
+  for (int i = 0; i < 1000; ++i) {
+    w.put<std::uint32_t>(static_cast<std::uint32_t>(i));
+    expect.append(reinterpret_cast<const char*>(&i), 4);
+    ASSERT_EQ(w.size(), expect.size());
+  }
+  EXPECT_EQ(w.view(), expect);
+  std::vector<char>& v = w.bytes();  // exactly the bytes written
+  ASSERT_EQ(v.size(), expect.size());
+  v.push_back('x');  // appended directly, as a Boost archive does through a device
+  expect.push_back('x');
+  EXPECT_EQ(w.size(), expect.size());
+  w.put<char>('y');
+  expect.push_back('y');
+  EXPECT_EQ(w.view(), expect);
+  const std::vector<char> taken = w.take();
+  EXPECT_EQ(std::string(taken.begin(), taken.end()), expect);
+  EXPECT_TRUE(w.empty());
+  w.put_bytes("after");
+  EXPECT_EQ(w.size(), 4u + 5u);
+  Reader r(w.view());
+  EXPECT_EQ(r.get_bytes(), "after");
+  EXPECT_TRUE(r.done());
+  w.clear();
+  EXPECT_EQ(w.size(), 0u);
+  EXPECT_EQ(w.view(), "");
+}
+
 TEST(Blob, OwnsAMovedStringWithoutCopyingIt) {
   std::string s(1000, 'z');
   const char* storage = s.data();
