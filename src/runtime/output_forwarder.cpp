@@ -30,7 +30,9 @@ OutputForwarder::OutputForwarder(LineFn on_line) : on_line_(std::move(on_line)) 
   reader_ = std::thread([this] { read_loop(read_fd_); });
 }
 
-OutputForwarder::~OutputForwarder() { stop(); }
+OutputForwarder::~OutputForwarder() {
+  stop();
+}
 
 void OutputForwarder::stop() {
   if (saved_fd_ < 0) return;

@@ -314,7 +314,12 @@ class Runtime {
   // dispatched kIntakeChunk tasks at a time (see schedule_backlog).
   std::deque<std::unique_ptr<TaskRecord>> backlog_;
   static constexpr std::size_t kIntakeChunk = 256;
-  bool single_core_ = false;  // this rank may run on one core only
+  // Rank 0 on a core it shares (bound to one, or more busy threads than cores on the node): the
+  // driver schedules what it submits itself, every kIntakeChunk tasks, and the progress thread
+  // stays out of the way while it does (driver_submit_ns_: the driver's last submission).
+  bool lean_rank0_ = false;
+  std::atomic<std::int64_t> driver_submit_ns_{0};
+  static constexpr std::int64_t kDriverActiveNs = 200'000;
   std::unordered_map<ObjectId, std::vector<int>> remote_waiters_;  // rank 0, under progress_mu_
   std::atomic<std::size_t> unfinished_{0};  // rank 0: tasks submitted and not yet complete
   std::atomic<int> door_listeners_{0};      // threads in get() asleep on the doorbell

@@ -359,12 +359,20 @@ void Runtime::progress_loop(const std::atomic<bool>& stop) {
     // asleep; the progress thread then only works while all of them are busy with jobs.
     const bool others_listen = pollers_.load(std::memory_order_acquire) > 0 ||
                                (pool_ && transport_->has_doorbell() && pool_->idle_threads() > 0);
-    if (others_listen) {
+    // A driver submitting on a shared core schedules its own submissions (see submit()).
+    const bool driver_active =
+        lean_rank0_ &&
+        now_ns() - driver_submit_ns_.load(std::memory_order_relaxed) < kDriverActiveNs;
+    if (others_listen || driver_active) {
       // Someone else is polling: leave the core to it. Not marked as sleeping, so nobody pays
-      // for waking us; we look again shortly in case that thread got busy.
+      // for waking us; we look again shortly in case that thread got busy (after a driver's
+      // submissions, their tail waits for this look unless the driver sweeps first).
       std::unique_lock<std::mutex> lk(sleep_mu_);
       courtesy_sleeping_.store(true, std::memory_order_release);
-      sleep_cv_.wait_for(lk, courtesy, [&] { return kicked_ || stop.load(); });
+      const auto nap = driver_active && !others_listen
+                           ? std::chrono::microseconds(kDriverActiveNs / 1000)
+                           : courtesy;
+      sleep_cv_.wait_for(lk, nap, [&] { return kicked_ || stop.load(); });
       kicked_ = false;
       courtesy_sleeping_.store(false, std::memory_order_release);
       backoff.reset();

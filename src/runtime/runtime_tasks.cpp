@@ -163,14 +163,18 @@ ObjectId Runtime::submit(TaskSubmission&& s) {
     // Only the first task of a batch wakes the progress thread: it takes the whole intake at
     // once. Waking it for every task of a graph submitted in a loop cost two context switches
     // per task.
+    if (lean_rank0_) driver_submit_ns_.store(now_ns(), std::memory_order_relaxed);
     if (first) kick();
-    // A graph submitted in a loop, on a rank 0 with one core (mpirun binds a rank to a core
-    // when there are enough): every chunk, the submitting thread schedules and dispatches what
-    // it has submitted so far itself. The progress thread would only get that core when the
-    // loop ends or is preempted, and the workers sat idle for milliseconds meanwhile. With more
-    // cores the progress thread does it in parallel (sweeping here too cost empty-task
-    // throughput 10-20%).
-    if (full && single_core_) try_progress();
+    // A graph submitted in a loop, on a rank 0 whose core is shared (bound to one core, as
+    // mpirun binds ranks when there are enough cores; or more busy threads than cores on the
+    // node): every chunk, the submitting thread schedules and dispatches what it has submitted
+    // so far itself, and the progress thread keeps out of the way meanwhile. With one core the
+    // progress thread only got it when the loop ended or was preempted (workers idle for
+    // milliseconds); with 3 ranks on 2 cores it took the second core while the driver held the
+    // first, and the workers got neither until the graph was out (timeline: 8,000 stencil tasks
+    // out after 11 ms, 8% of them run by then). With cores to spare the progress thread does
+    // it in parallel (sweeping here too cost empty-task throughput 10-20%).
+    if (full && lean_rank0_) try_progress();
     return id;
   } else {
     table_.create_pending(id, 1, /*owner_counts=*/true);
