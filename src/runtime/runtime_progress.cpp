@@ -370,7 +370,7 @@ void Runtime::progress_loop(const std::atomic<bool>& stop) {
       std::unique_lock<std::mutex> lk(sleep_mu_);
       courtesy_sleeping_.store(true, std::memory_order_release);
       const auto nap = driver_active && !others_listen
-                           ? std::chrono::microseconds(kDriverActiveNs / 1000)
+                           ? std::chrono::microseconds(kDriverActiveNs / 2000)
                            : courtesy;
       sleep_cv_.wait_for(lk, nap, [&] { return kicked_ || stop.load(); });
       kicked_ = false;
