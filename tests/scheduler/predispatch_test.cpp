@@ -296,6 +296,36 @@ TEST(SchedulerPredispatch, ARankWithoutRoomForWaitingTasksDoesNotHoldBackTheOthe
   EXPECT_TRUE(h.dispatch().empty());
 }
 
+// A dependent submitted before its producers were dispatched goes ahead in the dispatch round
+// that sends its last producer, and not before (rank 0 counts the producers still waiting).
+TEST(SchedulerPredispatch, DependentGoesAheadWhenItsLastProducerIsDispatched) {
+  Harness h;
+  TaskOptions on1;
+  on1.pin = 1;
+  const int cap = h.scheduler.cap(1);
+  std::vector<ObjectId> producers;
+  for (int i = 0; i < cap + 1; ++i) producers.push_back(h.submit_plain(on1));
+  const ObjectId first = producers.front(), last = producers.back();
+  const ObjectId dep = h.submit(ArgsBuilder().ref(first).ref(last).build());
+  auto sent = h.dispatch();
+  ASSERT_EQ(sent.size(), static_cast<std::size_t>(cap)) << "rank 1 has room for cap tasks";
+  for (const auto& d : sent) EXPECT_NE(d.task.id, dep) << "its last producer is still queued";
+  EXPECT_EQ(h.scheduler.predispatched(), 0u);
+  h.succeed(1, first, "F");  // frees room: the last producer goes, and the dependent with it
+  sent = h.dispatch();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].task.id, last);
+  EXPECT_EQ(sent[1].task.id, dep);
+  EXPECT_EQ(sent[1].rank, 1) << "to the rank making its missing argument";
+  auto args = decode_args(sent[1].task.args);
+  ASSERT_EQ(args.size(), 2u);
+  EXPECT_EQ(args[0].kind, ArgKind::kValue) << "made already: inline";
+  EXPECT_EQ(args[0].bytes, "F");
+  EXPECT_EQ(args[1].kind, ArgKind::kRef) << "still being made: the executor waits for it";
+  EXPECT_EQ(h.scheduler.predispatched(), 1u);
+  EXPECT_TRUE(h.dispatch().empty()) << "sent once";
+}
+
 TEST(SchedulerPredispatch, OffKeepsEveryDependentOnRankZero) {
   SchedulerHarness h({0, 1, 1});
   const ObjectId a = h.submit_plain();
