@@ -365,16 +365,19 @@ void Runtime::progress_loop(const std::atomic<bool>& stop) {
         now_ns() - driver_submit_ns_.load(std::memory_order_relaxed) < kDriverActiveNs;
     if (others_listen || driver_active) {
       // Someone else is polling: leave the core to it. Not marked as sleeping, so nobody pays
-      // for waking us; we look again shortly in case that thread got busy (after a driver's
-      // submissions, their tail waits for this look unless the driver sweeps first).
-      std::unique_lock<std::mutex> lk(sleep_mu_);
-      courtesy_sleeping_.store(true, std::memory_order_release);
-      const auto nap = driver_active && !others_listen
-                           ? std::chrono::microseconds(kDriverActiveNs / 2000)
-                           : courtesy;
-      sleep_cv_.wait_for(lk, nap, [&] { return kicked_ || stop.load(); });
-      kicked_ = false;
-      courtesy_sleeping_.store(false, std::memory_order_release);
+      // for waking us; we look again shortly in case that thread got busy.
+      const bool only_driver = !others_listen;
+      {
+        std::unique_lock<std::mutex> lk(sleep_mu_);
+        courtesy_sleeping_.store(true, std::memory_order_release);
+        const auto nap = only_driver ? std::chrono::microseconds(kDriverActiveNs / 2000) : courtesy;
+        sleep_cv_.wait_for(lk, nap, [&] { return kicked_ || stop.load(); });
+        kicked_ = false;
+        courtesy_sleeping_.store(false, std::memory_order_release);
+      }
+      // A driver that keeps submitting, but slower than a chunk at a time, sweeps only every
+      // kIntakeChunk tasks: what it submitted goes out after at most a nap this way.
+      if (only_driver && intake_size_.load(std::memory_order_acquire) != 0) try_progress();
       backoff.reset();
       continue;
     }

@@ -101,6 +101,28 @@ TEST(Tasks, TasksRunWhileTheDriverDoesOtherWork) {
   for (int i = 0; i < 5; ++i) std::remove((base + std::to_string(i)).c_str());
 }
 
+// A driver submitting steadily but slowly (one task every 100 us, never a chunk at a time, never
+// waiting): its first task still runs long before 256 more have been submitted.
+TEST(Tasks, ATrickleOfSubmissionsIsDispatchedWithoutWaitingForAChunk) {
+  const std::string path = "/tmp/mpiray_trickle_" + std::to_string(::getpid());
+  std::remove(path.c_str());
+  std::vector<mpiray::ObjectRef<int>> refs;
+  refs.push_back(mpiray::task(touch).remote(path));
+  int submitted = 1;
+  bool ran = false;
+  while (!ran && submitted < 250) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    refs.push_back(mpiray::task(square).remote(submitted));
+    ++submitted;
+    ran = std::ifstream(path).good();
+  }
+  EXPECT_TRUE(ran) << "the first task had not run after " << submitted << " submissions";
+  for (auto& r : refs) r.get();
+  std::remove(path.c_str());
+}
+
 TEST(Tasks, CopiesOfAReferenceShareTheObject) {
   auto r = mpiray::task(square).remote(12);
   auto copy = r;
