@@ -103,8 +103,8 @@ Runtime::Runtime(int* argc, char*** argv) {
       transport_->node_sum(static_cast<std::uint64_t>(std::max(1, my_threads)));
   const bool cores_shared =
       transport_->allreduce_max(node_busy > static_cast<std::uint64_t>(node_cores) ? 1u : 0u) != 0;
-  lean_rank0_ = layout_.rank == 0 && layout_.size > 1 &&
-                (available_cores() == 1 || BackoffConfig::oversubscribed());
+  lean_rank0_ = layout_.rank == 0 &&
+                (available_cores() == 1 || (layout_.size > 1 && BackoffConfig::oversubscribed()));
   inline_limit_ = inline_limit_from_env();
   configure_store();
   open_shared_memory();

@@ -375,9 +375,10 @@ void Runtime::progress_loop(const std::atomic<bool>& stop) {
         kicked_ = false;
         courtesy_sleeping_.store(false, std::memory_order_release);
       }
-      // A driver that keeps submitting, but slower than a chunk at a time, sweeps only every
-      // kIntakeChunk tasks: what it submitted goes out after at most a nap this way.
-      if (only_driver && intake_size_.load(std::memory_order_acquire) != 0) try_progress();
+      // A driver that keeps submitting sweeps only every kIntakeChunk tasks: one sweep per nap
+      // sends what it submitted meanwhile and takes in what other ranks sent (results, fetch
+      // and get requests), at most a nap late.
+      if (only_driver) try_progress();
       backoff.reset();
       continue;
     }
