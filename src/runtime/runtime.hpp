@@ -319,6 +319,7 @@ class Runtime {
   // stays out of the way while it does (driver_submit_ns_: the driver's last submission).
   bool lean_rank0_ = false;
   std::atomic<std::int64_t> driver_submit_ns_{0};
+  std::atomic<std::uint64_t> driver_submits_{0};  // submissions so far (lean rank 0)
   static constexpr std::int64_t kDriverActiveNs = 200'000;
   std::unordered_map<ObjectId, std::vector<int>> remote_waiters_;  // rank 0, under progress_mu_
   std::atomic<std::size_t> unfinished_{0};  // rank 0: tasks submitted and not yet complete
