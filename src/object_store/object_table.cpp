@@ -218,19 +218,22 @@ bool ObjectTable::add_ref(ObjectId id, bool create) {
   return true;
 }
 
+void ObjectTable::add_refs_locked(const ObjectId* ids, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (auto it = map_.find(ids[i]); it != map_.end()) ++it->second.refs;
+}
+
 void ObjectTable::add_refs(const ObjectId* ids, std::size_t n) {
   if (n == 0) return;
   std::lock_guard<std::mutex> lk(mu_);
-  for (std::size_t i = 0; i < n; ++i)
-    if (auto it = map_.find(ids[i]); it != map_.end()) ++it->second.refs;
+  add_refs_locked(ids, n);
 }
 
 void ObjectTable::create_pending_adding(ObjectId id, int refs, const ObjectId* args,
                                         std::size_t n) {
   std::lock_guard<std::mutex> lk(mu_);
   map_[id].refs += refs;
-  for (std::size_t i = 0; i < n; ++i)
-    if (auto it = map_.find(args[i]); it != map_.end()) ++it->second.refs;
+  add_refs_locked(args, n);
 }
 
 ObjectTable::ReleaseResult ObjectTable::release(ObjectId id) {

@@ -154,6 +154,7 @@ class ObjectTable {
   using Map = std::pmr::unordered_map<ObjectId, Entry>;
   void erase(Map::iterator it);
   ReleaseResult release_locked(ObjectId id);
+  void add_refs_locked(const ObjectId* ids, std::size_t n);  // caller holds mu_
   /// Releases the refs of values freed meanwhile (outside the lock: it frees in cascade).
   void drain_contained();
   std::vector<ObjectId> to_release_;  // guarded by mu_

@@ -195,19 +195,9 @@ ObjectId Runtime::new_id() {
 }
 
 std::vector<ObjectId> Runtime::arg_refs(std::string_view args) {
-  std::vector<ObjectId> ids;
-  Reader r(args);
-  const auto n = r.get<std::uint32_t>();
-  for (std::uint32_t i = 0; i < n; ++i) {
-    const auto kind = r.get<ArgKind>();
-    if (kind == ArgKind::kRef) {
-      if (ids.empty()) ids.reserve(n - i);  // one allocation, and none for tasks without refs
-      ids.push_back(r.get<ObjectId>());
-    } else {
-      skip_encoded_arg(r, kind);
-    }
-  }
-  return ids;
+  IdList ids;
+  arg_refs(args, ids);
+  return {ids.begin(), ids.end()};
 }
 
 void Runtime::arg_refs(std::string_view args, IdList& out) {

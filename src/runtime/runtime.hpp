@@ -316,9 +316,8 @@ class Runtime {
   static constexpr std::size_t kIntakeChunk = 256;
   // Rank 0 on a core it shares (bound to one, or more busy threads than cores on the node): the
   // driver schedules what it submits itself, every kIntakeChunk tasks, and the progress thread
-  // stays out of the way while it does (driver_submit_ns_: the driver's last submission).
+  // stays out of the way while the count of its submissions keeps moving.
   bool lean_rank0_ = false;
-  std::atomic<std::int64_t> driver_submit_ns_{0};
   std::atomic<std::uint64_t> driver_submits_{0};  // submissions so far (lean rank 0)
   static constexpr std::int64_t kDriverActiveNs = 200'000;
   std::unordered_map<ObjectId, std::vector<int>> remote_waiters_;  // rank 0, under progress_mu_

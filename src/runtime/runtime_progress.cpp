@@ -354,20 +354,29 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
 void Runtime::progress_loop(const std::atomic<bool>& stop) {
   Backoff backoff;
   const auto courtesy = BackoffConfig::get().max_sleep / 4;
+  std::uint64_t seen_submits = 0;     // the driver's submission count when last looked at
+  std::int64_t submits_moved_ns = 0;  // when it was last seen to move
   while (!stop.load(std::memory_order_acquire)) {
     // With a doorbell, idle task threads also sleep on it, so they listen for messages even
     // asleep; the progress thread then only works while all of them are busy with jobs.
     const bool others_listen = pollers_.load(std::memory_order_acquire) > 0 ||
                                (pool_ && transport_->has_doorbell() && pool_->idle_threads() > 0);
-    // A driver submitting on a shared core schedules its own submissions (see submit()).
-    const bool driver_active =
-        lean_rank0_ &&
-        now_ns() - driver_submit_ns_.load(std::memory_order_relaxed) < kDriverActiveNs;
+    // A driver submitting on a shared core schedules its own submissions (see submit()): it
+    // counts as active while its count of submissions moved within kDriverActiveNs.
+    const std::uint64_t submits = driver_submits_.load(std::memory_order_relaxed);
+    bool driver_active = false;
+    if (lean_rank0_) {
+      const std::int64_t now = now_ns();
+      if (submits != seen_submits) {
+        seen_submits = submits;
+        submits_moved_ns = now;
+      }
+      driver_active = now - submits_moved_ns < kDriverActiveNs;
+    }
     if (others_listen || driver_active) {
       // Someone else is polling: leave the core to it. Not marked as sleeping, so nobody pays
       // for waking us; we look again shortly in case that thread got busy.
       const bool only_driver = !others_listen;
-      const std::uint64_t submits = driver_submits_.load(std::memory_order_relaxed);
       {
         std::unique_lock<std::mutex> lk(sleep_mu_);
         courtesy_sleeping_.store(true, std::memory_order_release);

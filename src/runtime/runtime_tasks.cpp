@@ -163,10 +163,7 @@ ObjectId Runtime::submit(TaskSubmission&& s) {
     // Only the first task of a batch wakes the progress thread: it takes the whole intake at
     // once. Waking it for every task of a graph submitted in a loop cost two context switches
     // per task.
-    if (lean_rank0_) {
-      driver_submit_ns_.store(now_ns(), std::memory_order_relaxed);
-      driver_submits_.fetch_add(1, std::memory_order_relaxed);
-    }
+    if (lean_rank0_) driver_submits_.fetch_add(1, std::memory_order_relaxed);
     if (first) kick();
     // A graph submitted in a loop, on a rank 0 whose core is shared (bound to one core, as
     // mpirun binds ranks when there are enough cores; or more busy threads than cores on the

@@ -34,9 +34,8 @@ struct TaskRecord {
   int retries_left = 0;
   std::uint32_t attempt = 0;
   int submitter = 0;
-  bool nested = false;
-  ObjectId parent = 0;  // the submitting task: its thread may run this one while it waits  //
-                        // submitted from inside a task: dispatched without waiting for room
+  bool nested = false;  // submitted from inside a task: dispatched without waiting for room
+  ObjectId parent = 0;  // the submitting task: its thread may run this one while it waits
   std::uint32_t unresolved = 0;
   IdList deps;
   IdList submit_holds;                // references the submitter took; dropped once scheduled
