@@ -56,6 +56,10 @@ ReleaseCounters release_counters() noexcept {
   Runtime* r = g_runtime.load(std::memory_order_acquire);
   return r ? r->release_counters() : ReleaseCounters{};
 }
+PendingCounters pending_counters() noexcept {
+  Runtime* r = g_runtime.load(std::memory_order_acquire);
+  return r ? r->pending_counters() : PendingCounters{};
+}
 TransportCounters transport_counters() noexcept {
   Runtime* r = g_runtime.load(std::memory_order_acquire);
   return r ? r->transport_counters() : TransportCounters{};

@@ -19,6 +19,16 @@ namespace mpiray::detail {
 
 thread_local ObjectId tl_current_job = 0;
 
+void Runtime::agree_on_options(const std::string& error) {
+  // Every rank learns of a bad option, and each prints its own message once (rank 0 speaks for
+  // ranks that found nothing wrong), so no rank goes on into a collective the others left.
+  if (transport_->allreduce_max(error.empty() ? 0 : 1) == 0) return;
+  if (layout_.rank == 0 || !error.empty())
+    std::cerr << (error.empty() ? "mpiray: invalid runtime options on another rank" : error)
+              << std::endl;
+  throw ConfigError(error.empty() ? "invalid runtime options" : error);
+}
+
 Runtime::Runtime(int* argc, char*** argv) {
   transport_ = std::make_unique<MpiTransport>(argc, argv);
   layout_ = transport_->layout();
@@ -39,13 +49,7 @@ Runtime::Runtime(int* argc, char*** argv) {
   } catch (const ConfigError& e) {
     config_error = e.what();
   }
-  if (transport_->allreduce_max(config_error.empty() ? 0 : 1) != 0) {
-    if (layout_.rank == 0 || !config_error.empty())
-      std::cerr << (config_error.empty() ? "mpiray: invalid runtime options on another rank"
-                                         : config_error)
-                << std::endl;
-    throw ConfigError(config_error.empty() ? "invalid runtime options" : config_error);
-  }
+  agree_on_options(config_error);
 
   // Every rank must run the same registry, or function ids would mean different things.
   const std::uint64_t h = registry_hash();
@@ -105,9 +109,20 @@ Runtime::Runtime(int* argc, char*** argv) {
       transport_->allreduce_max(node_busy > static_cast<std::uint64_t>(node_cores) ? 1u : 0u) != 0;
   lean_rank0_ = layout_.rank == 0 &&
                 (available_cores() == 1 || (layout_.size > 1 && BackoffConfig::oversubscribed()));
-  inline_limit_ = inline_limit_from_env();
-  configure_store();
-  open_shared_memory();
+  // The other options read from the environment, all before any collective that uses them.
+  std::uint64_t shm_bytes = 0;
+  try {
+    inline_limit_ = inline_limit_from_env();
+    configure_store();
+    shm_bytes = shm_bytes_from_env();
+    std::size_t executor_threads = 0;
+    for (int t : threads_per_rank) executor_threads += static_cast<std::size_t>(std::max(0, t));
+    if (layout_.rank == 0) max_pending_ = max_pending_from_env(executor_threads);
+  } catch (const ConfigError& e) {
+    config_error = e.what();
+  }
+  agree_on_options(config_error);
+  open_shared_memory(shm_bytes);
   table_.set_free_hook(
       [this](ObjectId id, const ObjectPtr& data, int origin, const std::vector<int>& copies) {
         on_object_freed(id, data, origin, copies);

@@ -87,6 +87,12 @@ class Runtime {
     return {transport_->has_doorbell(), transport_->messages_sent(), transport_->ring_messages(),
             transport_->ring_overflows(), transport_->doorbells_rung()};
   }
+  PendingCounters pending_counters() const {
+    return {max_pending_, unfinished_.load(std::memory_order_relaxed),
+            pending_high_.load(std::memory_order_relaxed),
+            pending_waits_.load(std::memory_order_relaxed),
+            pending_stalls_.load(std::memory_order_relaxed)};
+  }
   ReleaseCounters release_counters() const {
     ReleaseCounters c;
     if (scheduler_) {
@@ -124,6 +130,10 @@ class Runtime {
   void progress_sleep(std::chrono::microseconds w, const std::atomic<bool>& stop);
   void run_job(Job& job);
   ObjectId new_id();
+  /// MPIRAY_MAX_PENDING, or the default for `executor_threads` task threads in the job.
+  static std::size_t max_pending_from_env(std::size_t executor_threads);
+  /// The driver at the pending-task limit: sweeps until a quarter of the limit is free.
+  void wait_for_room();
   /// Object ids of the kRef arguments in encoded task arguments.
   static std::vector<ObjectId> arg_refs(std::string_view args);
   /// Into an inline list (the worker's and the submitter's per-task paths).
@@ -216,7 +226,11 @@ class Runtime {
   void handle_fetch_ready(int holder, Reader& r);
   void handle_fetch_done(ObjectId id);
   /// MPIRAY_SHM_MB (default: a share of /dev/shm, at most 1 GiB) -> this rank's segment.
-  void open_shared_memory();
+  /// MPIRAY_SHM_MB, or the default share of /dev/shm for this rank.
+  std::uint64_t shm_bytes_from_env() const;
+  void open_shared_memory(std::uint64_t bytes);
+  /// Collective: throws ConfigError on every rank when `error` is set on any (after printing it).
+  void agree_on_options(const std::string& error);
   /// A copy of `bytes` in this rank's shared segment when there is room, else on the heap.
   Blob copy_for_sharing(std::string_view bytes);
   void handle_broadcast(Reader& r);
@@ -322,7 +336,17 @@ class Runtime {
   static constexpr std::int64_t kDriverActiveNs = 200'000;
   std::unordered_map<ObjectId, std::vector<int>> remote_waiters_;  // rank 0, under progress_mu_
   std::atomic<std::size_t> unfinished_{0};  // rank 0: tasks submitted and not yet complete
-  std::atomic<int> door_listeners_{0};      // threads in get() asleep on the doorbell
+  // Rank 0: the driver's submissions wait while this many tasks are pending (0: no limit), so
+  // rank 0's tables stay small however large a graph the driver submits in one loop; see
+  // wait_for_room().
+  std::size_t max_pending_ = 0;
+  std::atomic<bool> pending_stalled_{false};  // no pending task completed: waits are off
+  std::atomic<std::size_t> pending_high_{0};
+  std::atomic<std::uint64_t> pending_waits_{0};
+  std::atomic<std::uint64_t> pending_wait_ns_{0};
+  std::atomic<std::uint64_t> pending_stalls_{0};
+  static constexpr std::chrono::milliseconds kPendingStall{100};
+  std::atomic<int> door_listeners_{0};  // threads in get() asleep on the doorbell
 
   std::atomic<std::uint64_t> next_id_{0};
   std::atomic<bool> stopping_{false};

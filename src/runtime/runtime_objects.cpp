@@ -34,7 +34,7 @@ std::size_t Runtime::inline_limit_from_env() {
   const long kb = std::strtol(v, &end, 10);
   if (*end != '\0' || kb < 0)
     throw ConfigError(std::string("mpiray: MPIRAY_INLINE_KB must be a number of KiB >= 0, got '") +
-                      v + "'");
+                      v + "'; e.g. MPIRAY_INLINE_KB=64 (the default)");
   return static_cast<std::size_t>(kb) * 1024;
 }
 
@@ -82,7 +82,7 @@ void Runtime::configure_store() {
     if (*end != '\0' || !(mb > 0))
       throw ConfigError(std::string("mpiray: MPIRAY_OBJECT_STORE_MB must be a positive number of "
                                     "MiB, got '") +
-                        v + "'");
+                        v + "'; e.g. MPIRAY_OBJECT_STORE_MB=4096, or unset for 30% of memory");
     limit = static_cast<std::uint64_t>(mb * kMiB);
   } else {
     // Default: 30% of the node's memory, shared by the ranks on the node.
@@ -508,7 +508,7 @@ void Runtime::detach_all() {
   shared_.clear();
 }
 
-void Runtime::open_shared_memory() {
+std::uint64_t Runtime::shm_bytes_from_env() const {
   std::uint64_t bytes = 0;
   if (const char* v = std::getenv("MPIRAY_SHM_MB"); v && *v) {
     char* end = nullptr;
@@ -516,7 +516,7 @@ void Runtime::open_shared_memory() {
     if (*end != '\0' || !(mb >= 0))
       throw ConfigError(std::string("mpiray: MPIRAY_SHM_MB must be a number of MiB >= 0 (0 turns "
                                     "the same-node shared segments off), got '") +
-                        v + "'");
+                        v + "'; e.g. MPIRAY_SHM_MB=256");
     bytes = static_cast<std::uint64_t>(mb * 1024 * 1024);
   } else {
     // Pages of the segment are only used when touched, but they come out of /dev/shm: take at
@@ -528,6 +528,10 @@ void Runtime::open_shared_memory() {
                                       std::uint64_t(1) << 30);
     }
   }
+  return bytes;
+}
+
+void Runtime::open_shared_memory(std::uint64_t bytes) {
   if (bytes < (std::uint64_t(1) << 20)) bytes = 0;  // too small to be worth a segment
   if (transport_->open_shared(bytes))
     arena_ = std::make_shared<ShmArena>(transport_->shared_base(), transport_->shared_size());

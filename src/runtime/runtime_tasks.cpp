@@ -1,6 +1,9 @@
 // Runtime, task part: running tasks on this rank, and the API (submit, get, wait, references).
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <string>
 
 #include "mpiray/detail/registry.hpp"
@@ -133,10 +136,75 @@ void Runtime::run_job(Job& job) {
 // ---------------------------------------------------------------------------------------------
 // API
 
+std::size_t Runtime::max_pending_from_env(std::size_t executor_threads) {
+  // A graph submitted in one loop used to be held whole on rank 0 (160,000 stencil tasks: tables
+  // of that many entries, page faults as they grew, cache misses in every lookup), while the
+  // workers could only ever use a few thousand of them at a time. 8192 measured best at np 3 on
+  // the 2-core VM (long graphs of ~1 us tasks, rank 0's CPU time 35% lower than with no limit);
+  // larger jobs get 256 per task thread: far more than the scheduler keeps queued on a thread.
+  const std::size_t dflt = std::max<std::size_t>(8192, 256 * executor_threads);
+  const char* v = std::getenv("MPIRAY_MAX_PENDING");
+  if (!v || !*v) return dflt;
+  char* end = nullptr;
+  errno = 0;
+  const long long n = std::strtoll(v, &end, 10);
+  if (*end != '\0' || errno != 0 || n < 0)
+    throw ConfigError(std::string("mpiray: MPIRAY_MAX_PENDING must be a number of tasks >= 0 "
+                                  "(0: no limit), got '") +
+                      v + "'; e.g. MPIRAY_MAX_PENDING=65536");
+  return static_cast<std::size_t>(n);
+}
+
+void Runtime::wait_for_room() {
+  // Tasks may wait for something the driver does only after submitting them (a task blocked on
+  // an actor the driver calls later): waiting for room then would never end. So a wait during
+  // which no pending task completed for kPendingStall gives up, and the driver submits freely
+  // until the pending count falls below half the limit.
+  if (pending_stalled_.load(std::memory_order_relaxed)) return;
+  const auto t0 = Clock::now();
+  const std::size_t low = max_pending_ - max_pending_ / 4;
+  std::uint64_t gen = table_.generation();
+  auto moved = t0;
+  bool stalled = false;
+  wait_until(
+      [&] {
+        if (unfinished_.load(std::memory_order_acquire) <= low) return true;
+        const std::uint64_t g = table_.generation();
+        const auto now = Clock::now();
+        if (g != gen) {
+          gen = g;
+          moved = now;
+        } else if (now - moved >= kPendingStall) {
+          stalled = true;
+        }
+        return stalled;
+      },
+      std::nullopt);
+  if (stalled) {
+    pending_stalled_.store(true, std::memory_order_relaxed);
+    pending_stalls_.fetch_add(1, std::memory_order_relaxed);
+  }
+  pending_waits_.fetch_add(1, std::memory_order_relaxed);
+  pending_wait_ns_.fetch_add(
+      static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count()),
+      std::memory_order_relaxed);
+}
+
 ObjectId Runtime::submit(TaskSubmission&& s) {
   if (stopping_) throw RuntimeError("mpiray: cannot submit tasks: the runtime is shutting down");
-  const ObjectId id = new_id();
   const bool nested = ThreadPool::on_pool_thread();
+  // The driver (any thread of rank 0 but its task threads: a task's submissions are awaited by
+  // the task itself, and holding them back could deadlock it) waits while the limit is reached.
+  if (layout_.rank == 0 && !nested && max_pending_ > 0) {
+    const std::size_t u = unfinished_.load(std::memory_order_relaxed);
+    if (u >= max_pending_) {
+      wait_for_room();
+    } else if (u < max_pending_ / 2 && pending_stalled_.load(std::memory_order_relaxed)) {
+      pending_stalled_.store(false, std::memory_order_relaxed);
+    }
+  }
+  const ObjectId id = new_id();
   if (layout_.rank == 0) {
     auto t = std::make_unique<TaskRecord>();
     t->id = id;
@@ -159,7 +227,9 @@ ObjectId Runtime::submit(TaskSubmission&& s) {
       full = intake_.size() >= kIntakeChunk;
       intake_size_.store(intake_.size(), std::memory_order_release);
     }
-    unfinished_.fetch_add(1, std::memory_order_release);
+    const std::size_t pending = unfinished_.fetch_add(1, std::memory_order_release) + 1;
+    if (pending > pending_high_.load(std::memory_order_relaxed))
+      pending_high_.store(pending, std::memory_order_relaxed);
     // Only the first task of a batch wakes the progress thread: it takes the whole intake at
     // once. Waking it for every task of a graph submitted in a loop cost two context switches
     // per task.

@@ -91,7 +91,8 @@ std::string Tracer::take_events_json(int rank) {
 }
 
 std::string format_stats(const std::vector<RankStats>& per_rank, std::uint64_t queue_high_water,
-                         std::uint64_t early, std::uint64_t forwarded) {
+                         std::uint64_t early, std::uint64_t forwarded,
+                         const PendingStats& pending) {
   std::string out =
       "mpiray stats:\n  rank  threads      tasks  actor_calls   busy%     sent_MiB  fetched_MiB  "
       "spilled     messages  in_rings  doorbells\n";
@@ -126,6 +127,17 @@ std::string format_stats(const std::vector<RankStats>& per_rank, std::uint64_t q
                   "  of their arguments, values rank 0 passed on itself (the producer had not "
                   "pushed them): %llu\n",
                   static_cast<unsigned long long>(forwarded));
+    out += line;
+  }
+  if (pending.limit > 0) {
+    std::snprintf(line, sizeof line,
+                  "  pending tasks: at most %llu at once (limit %llu); the driver waited for room "
+                  "%llu times, %.1f ms in all, and went on after %llu stalls\n",
+                  static_cast<unsigned long long>(pending.high_water),
+                  static_cast<unsigned long long>(pending.limit),
+                  static_cast<unsigned long long>(pending.waits),
+                  static_cast<double>(pending.wait_ns) / 1e6,
+                  static_cast<unsigned long long>(pending.stalls));
     out += line;
   }
   return out;

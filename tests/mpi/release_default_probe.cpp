@@ -71,8 +71,7 @@ int main(int argc, char** argv) {
   const bool doorbell = one_node && size <= 64 && !env_is("MPIRAY_SHM_MAILBOX", "0") &&
                         !env_is("MPIRAY_DOORBELL", "0");
   const char* env = std::getenv("MPIRAY_WORKER_RELEASE");
-  const bool expected =
-      size > 1 && (env && *env ? std::string(env) != "0" : (!shared || doorbell));
+  const bool expected = size > 1 && (env && *env ? std::string(env) != "0" : (!shared || doorbell));
   int code = 0;
   mpiray::run(argc, argv, [&] {
     const bool enabled = mpiray::detail::release_counters().enabled;

@@ -165,6 +165,16 @@ struct ReleaseCounters {
 };
 ReleaseCounters release_counters() noexcept;
 
+/// Rank 0: tasks submitted and not finished, against the driver's limit (tests and statistics).
+struct PendingCounters {
+  std::size_t limit = 0;       // MPIRAY_MAX_PENDING (0: no limit)
+  std::size_t pending = 0;     // now
+  std::size_t high_water = 0;  // most at once so far
+  std::uint64_t waits = 0;     // submissions that waited for room
+  std::uint64_t stalls = 0;    // waits given up because no pending task completed
+};
+PendingCounters pending_counters() noexcept;
+
 /// Messages this rank sent so far, by path (tests and statistics).
 struct TransportCounters {
   bool rings = false;               // this node's ranks exchange messages through shared rings
