@@ -129,17 +129,13 @@ Runtime::Runtime(int* argc, char*** argv) {
       });
   if (layout_.rank == 0) {
     scheduler_ = std::make_unique<Scheduler>(table_, threads_per_rank, inline_limit_);
-    // Worker-side release: MPIRAY_WORKER_RELEASE=1 on, 0 off. By default on, except where some
-    // node has more busy threads than cores and no doorbell wakes a sleeping rank (ranks on
-    // several nodes): there a worker waiting for a value pushed from another node can only
-    // notice it by polling on a core a producer needs. With the doorbell (every rank on one
-    // node) the push wakes it, and release measured much faster on shared cores too (2-core
-    // VM, bench_metg stencil METG, eight interleaved launches: np 3 median 9.8 us on against
-    // 26.5 us off; np 2 with 2 threads 3.3-3.8 against 13-67). One process runs everything
-    // itself anyway.
+    // Worker-side release: MPIRAY_WORKER_RELEASE=1 on, 0 off; by default on unless some node
+    // has more busy threads than cores. There a worker waiting for a pushed value can only
+    // notice it by polling on the core its producer needs, and bench_metg measured rank 0's
+    // release faster (2-core VM, stencil tasks of ~2 us: np 3 granularity 8.7-9.0 us off,
+    // 9.6-10.2 on; np 2: on 3.9-4.6, off 4.6-5.9). One process runs everything itself anyway.
     const char* release = env("MPIRAY_WORKER_RELEASE");
-    const bool on = release && *release ? std::string(release) != "0"
-                                        : (!cores_shared || BackoffConfig::doorbell());
+    const bool on = release && *release ? std::string(release) != "0" : !cores_shared;
     scheduler_->set_predispatch(layout_.size > 1 && on);
   }
   actors_per_rank_.assign(layout_.size, 0);

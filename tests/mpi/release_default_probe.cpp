@@ -1,10 +1,8 @@
-// Worker-side release is on by default, except where some node runs more busy threads than it
-// has cores and no doorbell wakes sleeping ranks. Busy threads are counted as the runtime
-// documents it: every rank one thread (rank 0 drives; a worker runs `--mpiray-threads N`, passed
-// explicitly here), against the union of the node's ranks' affinity masks (ranks bound one per
-// core do not share). The doorbell exists where every rank shares one node (at most 64) and
-// neither MPIRAY_SHM_MAILBOX=0 nor MPIRAY_DOORBELL=0 is set. MPIRAY_WORKER_RELEASE=0/1 overrides
-// the default. The program computes the expected setting itself with MPI and prints
+// Worker-side release is on by default unless some node runs more busy threads than it has
+// cores, counted as the runtime documents it: every rank one thread (rank 0 drives; a worker runs
+// `--mpiray-threads N`, passed explicitly here), against the union of the node's ranks' affinity
+// masks (ranks bound one per core do not share). MPIRAY_WORKER_RELEASE=0/1 overrides the
+// default. The program computes the expected setting itself with MPI and prints
 // "release_default_probe: OK" when the runtime agrees.
 
 #include <mpi.h>
@@ -26,14 +24,8 @@ int threads_arg(int argc, char** argv) {
   std::exit(2);
 }
 
-bool env_is(const char* name, const char* value) {
-  const char* v = std::getenv(name);
-  return v && std::string(v) == value;
-}
-
-// Whether this rank's node has more busy threads than cores (same answer on every rank), and
-// whether every rank is on this one node.
-bool some_node_shared(int threads, bool* one_node) {
+// Whether this rank's node has more busy threads than cores (same answer on every rank).
+bool some_node_shared(int threads) {
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -52,9 +44,6 @@ bool some_node_shared(int threads, bool* one_node) {
   MPI_Allreduce(&busy_here, &busy, 1, MPI_INT, MPI_SUM, node);
   int shared = busy > cores ? 1 : 0, any = 0;
   MPI_Allreduce(&shared, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  int node_size = 0;
-  MPI_Comm_size(node, &node_size);
-  *one_node = node_size == size;
   MPI_Comm_free(&node);
   return any != 0;
 }
@@ -66,19 +55,15 @@ int main(int argc, char** argv) {
   MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
   int size = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &size);
-  bool one_node = false;
-  const bool shared = some_node_shared(threads_arg(argc, argv), &one_node);
-  const bool doorbell = one_node && size <= 64 && !env_is("MPIRAY_SHM_MAILBOX", "0") &&
-                        !env_is("MPIRAY_DOORBELL", "0");
+  const bool shared = some_node_shared(threads_arg(argc, argv));
   const char* env = std::getenv("MPIRAY_WORKER_RELEASE");
-  const bool expected = size > 1 && (env && *env ? std::string(env) != "0" : (!shared || doorbell));
+  const bool expected = size > 1 && (env && *env ? std::string(env) != "0" : !shared);
   int code = 0;
   mpiray::run(argc, argv, [&] {
     const bool enabled = mpiray::detail::release_counters().enabled;
     if (enabled == expected) {
-      std::printf("release_default_probe: OK on %d ranks (release %s, cores %s, doorbell %s)\n",
-                  size, enabled ? "on" : "off", shared ? "shared" : "not shared",
-                  doorbell ? "yes" : "no");
+      std::printf("release_default_probe: OK on %d ranks (release %s, cores %s)\n", size,
+                  enabled ? "on" : "off", shared ? "shared" : "not shared");
     } else {
       std::printf("release_default_probe: FAILED: release is %s, expected %s (cores %s)\n",
                   enabled ? "on" : "off", expected ? "on" : "off",
