@@ -77,6 +77,10 @@ Runtime::Runtime(int* argc, char*** argv) {
     const int cores = available_cores();
     const int busy = layout_.local_size * std::max(1, my_threads);
     BackoffConfig::set_oversubscribed(layout_.local_size > cores || busy > cores);
+    // Workers running tasks of a few microseconds or more spin ~1 ms before sleeping, switched
+    // by run_job() (see there).
+    if (layout_.size > 1 && layout_.rank != 0)
+      BackoffConfig::set_long_spin(std::chrono::microseconds(kWorkerSpinUs));
   }
   // All messages ring a doorbell only when every rank shares this node; MPIRAY_DOORBELL=0
   // keeps the spin-yield-sleep back-off anyway.

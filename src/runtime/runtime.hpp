@@ -328,6 +328,9 @@ class Runtime {
   // dispatched kIntakeChunk tasks at a time (see schedule_backlog).
   std::deque<std::unique_ptr<TaskRecord>> backlog_;
   static constexpr std::size_t kIntakeChunk = 256;
+  static constexpr int kWorkerSpinUs = 1000;  // idle back-off spin of workers with real tasks
+  static constexpr std::int64_t kLongSpinTaskNs = 2000;  // ... of at least this length on average
+  std::atomic<std::int64_t> task_ns_avg_{0};  // workers: recent task durations (running average)
   // Rank 0 on a core it shares (bound to one, or more busy threads than cores on the node): the
   // driver schedules what it submits itself, every kIntakeChunk tasks, and the progress thread
   // stays out of the way while the count of its submissions keeps moving.

@@ -18,6 +18,8 @@ std::chrono::microseconds env_us(const char* name, std::chrono::microseconds dfl
 }
 std::atomic<bool> g_oversubscribed{false};
 std::atomic<bool> g_doorbell{false};
+std::atomic<std::int64_t> g_long_spin_us{0};  // 0: no long spin
+std::atomic<bool> g_long_spin_on{false};
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -34,6 +36,17 @@ void BackoffConfig::set_doorbell(bool on) {
 bool BackoffConfig::doorbell() {
   return g_doorbell.load(std::memory_order_relaxed);
 }
+void BackoffConfig::set_long_spin(std::chrono::microseconds us) {
+  const char* v = std::getenv("MPIRAY_SPIN_US");
+  g_long_spin_us.store(v && *v ? 0 : us.count(), std::memory_order_relaxed);
+}
+void BackoffConfig::set_long_spin_on(bool on) {
+  g_long_spin_on.store(on, std::memory_order_relaxed);
+}
+bool BackoffConfig::long_spin_on() {
+  return g_long_spin_on.load(std::memory_order_relaxed);
+}
+
 bool BackoffConfig::oversubscribed() {
   return g_oversubscribed.load(std::memory_order_relaxed);
 }
@@ -73,9 +86,13 @@ std::chrono::microseconds Backoff::step() {
     sleep_ = c.min_sleep;
   }
   const auto idle = now - since_;
-  in_spin_ = idle < c.spin;
+  const std::int64_t long_us = g_long_spin_on.load(std::memory_order_relaxed)
+                                   ? g_long_spin_us.load(std::memory_order_relaxed)
+                                   : 0;
+  const auto spin = long_us > 0 ? std::chrono::microseconds(long_us) : c.spin;
+  in_spin_ = idle < spin;
   if (in_spin_) return spin_round();
-  if (idle < c.spin + c.yield && !g_doorbell.load(std::memory_order_relaxed)) {
+  if (idle < spin + c.yield && !g_doorbell.load(std::memory_order_relaxed)) {
     sched_yield();
     return std::chrono::microseconds(0);
   }

@@ -23,6 +23,11 @@ struct BackoffConfig {
   /// there is no yield phase between the spin and the sleeps.
   static void set_doorbell(bool on);
   static bool doorbell();
+  /// A longer spin used while switched on (the runtime's choice; never where MPIRAY_SPIN_US is
+  /// set). Set the length before threads back off; switching is cheap and any thread may do it.
+  static void set_long_spin(std::chrono::microseconds us);
+  static void set_long_spin_on(bool on);
+  static bool long_spin_on();
 };
 
 class Backoff {

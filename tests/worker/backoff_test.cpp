@@ -1,0 +1,48 @@
+// The idle back-off: a short spin, then naps; and the long spin the runtime switches on for
+// workers whose tasks take microseconds. The clock only bounds phases that must last at least
+// so long (a preempted thread spins longer, never shorter), so the checks cannot pass by chance.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "worker/backoff.hpp"
+
+namespace {
+
+using mpiray::detail::Backoff;
+using mpiray::detail::BackoffConfig;
+using Clock = std::chrono::steady_clock;
+
+// How long a fresh back-off keeps asking its caller to spin (step() == 0) before the first nap.
+std::chrono::microseconds spin_phase() {
+  Backoff b;
+  const auto t0 = Clock::now();
+  while (b.step().count() == 0) {
+  }
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0);
+}
+
+TEST(Backoff, TheLongSpinLastsAsLongAsSetWhileSwitchedOn) {
+  // 300 ms: far beyond the default spin (20 us) plus any preemption this test may suffer.
+  BackoffConfig::set_long_spin(std::chrono::milliseconds(300));
+  BackoffConfig::set_long_spin_on(true);
+  EXPECT_TRUE(BackoffConfig::long_spin_on());
+  EXPECT_GE(spin_phase(), std::chrono::milliseconds(300));
+  BackoffConfig::set_long_spin_on(false);
+  EXPECT_FALSE(BackoffConfig::long_spin_on());
+  EXPECT_LT(spin_phase(), std::chrono::milliseconds(300)) << "switched off: the default spin";
+}
+
+TEST(Backoff, AfterTheSpinItNapsInGrowingSteps) {
+  Backoff b;
+  while (b.step().count() == 0) {
+  }
+  const auto first = b.step();
+  EXPECT_GT(first.count(), 0);
+  EXPECT_LE(first, BackoffConfig::get().max_sleep);
+  b.reset();
+  EXPECT_EQ(b.step().count(), 0) << "after reset() it spins again";
+}
+
+}  // namespace
