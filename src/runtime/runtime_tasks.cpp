@@ -83,25 +83,27 @@ void Runtime::run_job(Job& job) {
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
   const auto exec_ns = static_cast<std::uint32_t>(std::min<long long>(ns, 0xFFFFFFFFll));
   stat_tasks_.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t blocked = tl_blocked_ns - blocked_before;
+  const std::int64_t busy_ns =
+      static_cast<std::uint64_t>(ns) > blocked ? static_cast<std::int64_t>(ns - blocked) : 0;
+  stat_busy_ns_.fetch_add(static_cast<std::uint64_t>(busy_ns), std::memory_order_relaxed);
   if (layout_.rank != 0) {
-    // Idle workers spin ~1 ms before sleeping while their tasks take 2 us or more on average:
+    // Idle workers spin ~1 ms before sleeping while their tasks compute 2 us or more on average
+    // (time blocked in get() not counted: a task waiting on others is no reason to spin):
     // the next task (or pushed value) usually comes within that, and a worker asleep when it
-    // came started it late. bench_metg np 3 on 2 cores, medians of four interleaved sweeps:
-    // granularity at 4 us tasks 8.9 against 13.9 us, at 8 us 16.2 against 23.8, equal at 250
-    // us; METG 8-13 against 15-28 us (np 2: 1.61-1.73 against 1.74-1.86). Not for tinier tasks:
-    // there rank 0 is the bottleneck, and workers spinning between its batches took its core
-    // (empty tasks at np 3: 1.23 against 1.39 M tasks/s). Not on rank 0 either (32768
-    // iterations: 235 against 149 us). The spin yields the core every few rounds on an
-    // oversubscribed node, and an idle worker still sleeps 1 ms after its last task.
+    // came started it late. bench_metg with mpiray alone at np 3 on 2 cores, eight interleaved
+    // launches: stencil METG median 12.6 against 21.3 us (where the plain-MPI reference runs
+    // between mpiray's runs, no difference: 9.6 against 9.5). Not for tinier tasks: there rank
+    // 0 is the bottleneck, and workers spinning between its batches took its core (empty tasks
+    // at np 3: 1.23 against 1.39 M tasks/s). Not on rank 0 either (32768 iterations: 235
+    // against 149 us). The spin yields the core every few rounds on an oversubscribed node,
+    // and an idle worker still sleeps 1 ms after its last task.
     const std::int64_t avg = task_ns_avg_.load(std::memory_order_relaxed);
-    const std::int64_t next = avg + (static_cast<std::int64_t>(ns) - avg) / 8;
+    const std::int64_t next = avg + (busy_ns - avg) / 8;
     task_ns_avg_.store(next, std::memory_order_relaxed);
     const bool on = next >= kLongSpinTaskNs;
     if (on != BackoffConfig::long_spin_on()) BackoffConfig::set_long_spin_on(on);
   }
-  const std::uint64_t blocked = tl_blocked_ns - blocked_before;
-  stat_busy_ns_.fetch_add(static_cast<std::uint64_t>(ns) > blocked ? ns - blocked : 0,
-                          std::memory_order_relaxed);
   // Tasks waiting here for this value (worker-side release) get it now; so do the ranks rank 0
   // asked to push it to. Rank 0 learns which ranks were served with the result.
   thread_local std::vector<int> served;  // its capacity reused by every task of this thread
