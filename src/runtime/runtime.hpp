@@ -225,9 +225,9 @@ class Runtime {
   bool offer_shared(int reader, ObjectId id, const ObjectPtr& d);
   void handle_fetch_ready(int holder, Reader& r);
   void handle_fetch_done(ObjectId id);
-  /// MPIRAY_SHM_MB (default: a share of /dev/shm, at most 1 GiB) -> this rank's segment.
-  /// MPIRAY_SHM_MB, or the default share of /dev/shm for this rank.
+  /// MPIRAY_SHM_MB, or the default: a share of /dev/shm, at most 1 GiB.
   std::uint64_t shm_bytes_from_env() const;
+  /// Collective over the node: this rank's segment of `bytes` (none below 1 MiB).
   void open_shared_memory(std::uint64_t bytes);
   /// Collective: throws ConfigError on every rank when `error` is set on any (after printing it).
   void agree_on_options(const std::string& error);
