@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
 # Runs a command that is supposed to fail, and passes only if it fails the right way.
 #
-#   expect_failure.sh [--timeout SECONDS] -e REGEX [-e REGEX ...] -- COMMAND [ARGS...]
+#   expect_failure.sh [--timeout SECONDS] -e REGEX [-e REGEX ...] [-1 REGEX ...] -- COMMAND [ARGS...]
 #
 # Passes (exit 0) when COMMAND
 #   * exits with a non-zero code on its own (being killed by the timeout does not count: a hang
 #     is a bug, not the expected failure), and
-#   * prints output (stdout and stderr combined) that matches every REGEX (grep -E).
+#   * prints output (stdout and stderr combined) that matches every REGEX (grep -E), each `-1`
+#     REGEX on exactly one line (a message every rank repeats is noise).
 # Otherwise prints what went wrong and exits 1. The command's output is always echoed, so CTest's
 # --output-on-failure shows it.
 set -u
 
 timeout_s=60
 patterns=()
+once=()
 while (($#)); do
   case "$1" in
     --timeout) timeout_s="$2"; shift 2 ;;
     -e) patterns+=("$2"); shift 2 ;;
+    -1) patterns+=("$2"); once+=("$2"); shift 2 ;;
     --) shift; break ;;
     *) echo "expect_failure: unknown option '$1'" >&2; exit 2 ;;
   esac
@@ -50,6 +53,15 @@ for re in "${patterns[@]}"; do
     echo "expect_failure: ok: output matches /$re/"
   else
     echo "expect_failure: FAIL: output does not match /$re/"
+    status=1
+  fi
+done
+for re in "${once[@]}"; do
+  n=$(grep -Ec -e "$re" "$out")
+  if ((n == 1)); then
+    echo "expect_failure: ok: exactly one line matches /$re/"
+  else
+    echo "expect_failure: FAIL: $n lines match /$re/, expected exactly one"
     status=1
   fi
 done

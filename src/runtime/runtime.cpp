@@ -20,13 +20,17 @@ namespace mpiray::detail {
 thread_local ObjectId tl_current_job = 0;
 
 void Runtime::agree_on_options(const std::string& error) {
-  // Every rank learns of a bad option, and each prints its own message once (rank 0 speaks for
-  // ranks that found nothing wrong), so no rank goes on into a collective the others left.
-  if (transport_->allreduce_max(error.empty() ? 0 : 1) == 0) return;
-  if (layout_.rank == 0 || !error.empty())
-    std::cerr << (error.empty() ? "mpiray: invalid runtime options on another rank" : error)
-              << std::endl;
-  throw ConfigError(error.empty() ? "invalid runtime options" : error);
+  // Every rank learns of a bad option, so no rank goes on into a collective the others left.
+  // The lowest rank that found one prints it, once (the same environment on every rank used to
+  // print it N times at -np N).
+  const std::uint64_t size = static_cast<std::uint64_t>(layout_.size);
+  const std::uint64_t first = transport_->allreduce_max(
+      error.empty() ? 0 : size - static_cast<std::uint64_t>(layout_.rank));
+  if (first == 0) return;
+  if (static_cast<std::uint64_t>(layout_.rank) == size - first) std::cerr << error << std::endl;
+  throw ConfigError(error.empty() ? "invalid runtime options (reported by rank " +
+                                        std::to_string(size - first) + ")"
+                                  : error);
 }
 
 Runtime::Runtime(int* argc, char*** argv) {

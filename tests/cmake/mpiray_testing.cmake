@@ -57,18 +57,22 @@ function(add_mpi_test name)
   endforeach()
 endfunction()
 
-# mpiray_add_failure_test(<name> EXPECT <regex...> COMMAND <cmd...> [ENV <VAR=value...>]
-#                         [TIMEOUT s])
+# mpiray_add_failure_test(<name> EXPECT <regex...> [EXPECT_ONCE <regex...>] COMMAND <cmd...>
+#                         [ENV <VAR=value...>] [TIMEOUT s])
 # Registers failure.<name>: runs <cmd> under tests/expect_failure.sh, which passes only if the
-# command exits non-zero (and not by timing out) and its combined output matches every regex.
+# command exits non-zero (and not by timing out) and its combined output matches every regex
+# (each EXPECT_ONCE regex on exactly one line).
 function(mpiray_add_failure_test name)
-  cmake_parse_arguments(ARG "" "TIMEOUT" "EXPECT;COMMAND;ENV" ${ARGN})
+  cmake_parse_arguments(ARG "" "TIMEOUT" "EXPECT;EXPECT_ONCE;COMMAND;ENV" ${ARGN})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 60)
   endif()
   set(patterns)
   foreach(re IN LISTS ARG_EXPECT)
     list(APPEND patterns -e "${re}")
+  endforeach()
+  foreach(re IN LISTS ARG_EXPECT_ONCE)  # on exactly one line of the output
+    list(APPEND patterns -1 "${re}")
   endforeach()
   # The wrapper's own limit is shorter than CTest's, so a hang is reported as such.
   math(EXPR inner "${ARG_TIMEOUT} - 10")
