@@ -12,6 +12,9 @@
 // this rank itself are handled in the next sweep like received ones, so one code path serves a
 // one-process run and a cluster.
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -229,6 +232,15 @@ class Runtime {
   std::uint64_t shm_bytes_from_env() const;
   /// Collective over the node: this rank's segment of `bytes` (none below 1 MiB).
   void open_shared_memory(std::uint64_t bytes);
+  /// A worker of "driver + one worker per core" on an unbound node takes a core of its own.
+  void pin_worker(int node_cores, const std::vector<int>& threads_per_rank, const EnvLookup& env);
+  /// Keeps this worker's threads to its core (on) or gives them the node's cores back (off).
+  void set_pinned(bool on);
+  int pin_core_ = -1;      // this worker's core while its tasks are long, or -1
+  cpu_set_t node_mask_{};  // the cores it had at start
+  std::mutex pin_mu_;
+  bool pinned_ = false;          // under pin_mu_
+  bool workers_pinned_ = false;  // workers keep to a core each while their tasks are long
   /// Collective: throws ConfigError on every rank when `error` is set on any (after printing it).
   void agree_on_options(const std::string& error);
   /// A copy of `bytes` in this rank's shared segment when there is room, else on the heap.

@@ -102,7 +102,10 @@ void Runtime::run_job(Job& job) {
     const std::int64_t next = avg + (busy_ns - avg) / 8;
     task_ns_avg_.store(next, std::memory_order_relaxed);
     const bool on = next >= kLongSpinTaskNs;
-    if (on != BackoffConfig::long_spin_on()) BackoffConfig::set_long_spin_on(on);
+    if (on != BackoffConfig::long_spin_on()) {
+      BackoffConfig::set_long_spin_on(on);
+      if (pin_core_ >= 0) set_pinned(on);  // see pin_worker()
+    }
   }
   // Tasks waiting here for this value (worker-side release) get it now; so do the ranks rank 0
   // asked to push it to. Rank 0 learns which ranks were served with the result.

@@ -27,6 +27,14 @@ void ThreadPool::start() {
   for (int i = 0; i < size_; ++i) spawn_locked();
 }
 
+std::vector<std::thread::native_handle_type> ThreadPool::native_handles() {
+  std::lock_guard<std::mutex> lk(mu_);
+  std::vector<std::thread::native_handle_type> out;
+  for (auto& t : threads_)
+    if (t.joinable()) out.push_back(t.native_handle());
+  return out;
+}
+
 void ThreadPool::spawn_locked() {
   ++live_;
   threads_.emplace_back([this] { loop(); });

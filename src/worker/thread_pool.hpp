@@ -89,6 +89,8 @@ class ThreadPool {
   std::size_t queued() const;
   /// True on one of this pool's threads.
   static bool on_pool_thread();
+  /// The pool's threads (for setting their CPU affinity).
+  std::vector<std::thread::native_handle_type> native_handles();
 
  private:
   void loop();

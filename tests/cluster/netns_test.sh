@@ -66,7 +66,7 @@ body() {
   finish nxm_srun
   probe_checks "$WORK/nxm_srun.out" "sbatch -N 3 nodes-x-ranks (srun)" 6 3
   check "srun: launched by srun, 1 thread per rank from --cpus-per-task" \
-    has "$WORK/nxm_srun.out" 'x 1 thread\(s\) \(SLURM_CPUS_PER_TASK\), launched by srun \(pmix\)'
+    has "$WORK/nxm_srun.out" 'x 1 thread\(s\) \(SLURM_CPUS_PER_TASK\)(, one core each[^,]*)?, launched by srun \(pmix\)'
   finish nxm_mpirun
   probe_checks "$WORK/nxm_mpirun.out" "sbatch -N 3 nodes-x-ranks (mpirun)" 6 3
   finish per_node_srun

@@ -31,7 +31,7 @@ body() {
   local f="$WORK/per_core_srun.out"
   check "srun template: app succeeded" has "$f" '^quickstart: OK$'
   check "srun template: banner shows 3 ranks, 1 thread each from SLURM_CPUS_PER_TASK, srun" \
-    has "$f" '^mpiray: 3 rank\(s\) on 1 node\(s\), 2 worker rank\(s\) x 1 thread\(s\) \(SLURM_CPUS_PER_TASK\), launched by srun \(pmix\)'
+    has "$f" '^mpiray: 3 rank\(s\) on 1 node\(s\), 2 worker rank\(s\) x 1 thread\(s\) \(SLURM_CPUS_PER_TASK\)(, one core each[^,]*)?, launched by srun \(pmix\)'
 
   finish per_core_mpirun
   f="$WORK/per_core_mpirun.out"

@@ -1,0 +1,119 @@
+// Workers of "the driver plus one single-threaded worker per core" on one node the launcher left
+// unbound keep to a core each while their tasks compute 2 us or more, and get the node's cores
+// back when their tasks are tinier; otherwise (bound ranks, more or fewer processes, several
+// threads, MPIRAY_PIN_WORKERS=0) their affinity is left as it was. The program computes the
+// expected outcome itself with MPI and prints "pin_probe: OK" when the runtime agrees.
+
+#include <mpi.h>
+#include <sched.h>
+#include <mpiray/mpiray.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+int g_cores_before = 0;  // this process's allowed cores before mpiray::run
+
+int allowed(int* first) {
+  cpu_set_t s;
+  CPU_ZERO(&s);
+  sched_getaffinity(0, sizeof(s), &s);
+  *first = -1;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &s) && *first < 0) *first = c;
+  return CPU_COUNT(&s);
+}
+
+// Cores allowed now, cores allowed before the run, and the first allowed core.
+std::vector<int> affinity_here() {
+  int first = -1;
+  const int now = allowed(&first);
+  return {now, g_cores_before, first};
+}
+
+// Busy for about `us` microseconds (the task durations the runtime looks at).
+int busy_for(int us) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+  while (std::chrono::steady_clock::now() < until) {
+  }
+  return us;
+}
+int empty(int x) {
+  return x;
+}
+
+void run_many(int rank, int (*fn)(int), int arg) {
+  std::vector<mpiray::ObjectRef<int>> refs;
+  for (int i = 0; i < 64; ++i) refs.push_back(mpiray::task(fn).on_rank(rank).remote(arg));
+  for (auto& r : refs) r.get();
+}
+
+}  // namespace
+
+MPIRAY_REMOTE(affinity_here, busy_for, empty);
+
+int main(int argc, char** argv) {
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  int first = -1;
+  g_cores_before = allowed(&first);
+  // Expected: one node, local size = cores of the node (union of masks) + 1, every rank seeing
+  // all of them, one thread per worker (passed as --mpiray-threads 1), the switch not off.
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
+  int node_size = 0;
+  MPI_Comm_size(node, &node_size);
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  sched_getaffinity(0, sizeof(mine), &mine);
+  std::vector<unsigned char> bits(CPU_SETSIZE), all(CPU_SETSIZE);
+  for (int c = 0; c < CPU_SETSIZE; ++c) bits[c] = CPU_ISSET(c, &mine) ? 1 : 0;
+  MPI_Allreduce(bits.data(), all.data(), CPU_SETSIZE, MPI_UNSIGNED_CHAR, MPI_MAX, node);
+  int node_cores = 0;
+  for (unsigned char b : all) node_cores += b;
+  int unbound = g_cores_before == node_cores ? 1 : 0, all_unbound = 0;
+  MPI_Allreduce(&unbound, &all_unbound, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  MPI_Comm_free(&node);
+  const char* sw = std::getenv("MPIRAY_PIN_WORKERS");
+  const bool off = sw && std::string(sw) == "0";
+  const bool expect_pin =
+      size > 1 && node_size == size && size == node_cores + 1 && all_unbound && !off;
+
+  int code = 0;
+  mpiray::run(argc, argv, [&] {
+    std::set<int> cores;
+    bool ok = true;
+    // Tasks of 20 us first: pinned (where expected); then empty ones: the node's cores again.
+    for (int r = 1; r < mpiray::world_size(); ++r) {
+      run_many(r, busy_for, 20);
+      const std::vector<int> a = mpiray::task(affinity_here).on_rank(r).remote().get();
+      const bool pinned = a[0] == 1 && a[1] > 1;
+      if (expect_pin) {
+        ok = ok && pinned && cores.insert(a[2]).second;
+      } else {
+        ok = ok && a[0] == a[1];
+      }
+      std::printf(
+          "pin_probe: rank %d after 20 us tasks: %d core(s) allowed (%d before), first %d\n", r,
+          a[0], a[1], a[2]);
+      run_many(r, empty, 1);
+      const std::vector<int> b = mpiray::task(affinity_here).on_rank(r).remote().get();
+      ok = ok && b[0] == b[1];
+      std::printf("pin_probe: rank %d after empty tasks: %d core(s) allowed\n", r, b[0]);
+    }
+    std::printf("pin_probe: %s on %d ranks (pinning %s)\n", ok ? "OK" : "FAILED", size,
+                expect_pin ? "expected" : "not expected");
+    code = ok ? 0 : 1;
+  });
+  MPI_Finalize();
+  return code;
+}
