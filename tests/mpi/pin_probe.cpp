@@ -8,13 +8,14 @@
 #include <sched.h>
 #include <mpiray/mpiray.hpp>
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <set>
 #include <string>
 #include <vector>
+
+#include "probe_support.hpp"
 
 namespace {
 
@@ -37,16 +38,11 @@ std::vector<int> affinity_here() {
   return {now, g_cores_before, first};
 }
 
-// Busy for about `us` microseconds (the task durations the runtime looks at).
-int busy_for(int us) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
-  while (std::chrono::steady_clock::now() < until) {
-  }
-  return us;
-}
 int empty(int x) {
   return x;
 }
+
+using mpiray_test::busy_for;
 
 void run_many(int rank, int (*fn)(int), int arg) {
   std::vector<mpiray::ObjectRef<int>> refs;
@@ -56,7 +52,7 @@ void run_many(int rank, int (*fn)(int), int arg) {
 
 }  // namespace
 
-MPIRAY_REMOTE(affinity_here, busy_for, empty);
+MPIRAY_REMOTE(affinity_here, mpiray_test::busy_for, empty);
 
 int main(int argc, char** argv) {
   int provided = 0;
@@ -72,14 +68,7 @@ int main(int argc, char** argv) {
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
   int node_size = 0;
   MPI_Comm_size(node, &node_size);
-  cpu_set_t mine;
-  CPU_ZERO(&mine);
-  sched_getaffinity(0, sizeof(mine), &mine);
-  std::vector<unsigned char> bits(CPU_SETSIZE), all(CPU_SETSIZE);
-  for (int c = 0; c < CPU_SETSIZE; ++c) bits[c] = CPU_ISSET(c, &mine) ? 1 : 0;
-  MPI_Allreduce(bits.data(), all.data(), CPU_SETSIZE, MPI_UNSIGNED_CHAR, MPI_MAX, node);
-  int node_cores = 0;
-  for (unsigned char b : all) node_cores += b;
+  const int node_cores = mpiray_test::node_cores(node);
   int unbound = g_cores_before == node_cores ? 1 : 0, all_unbound = 0;
   MPI_Allreduce(&unbound, &all_unbound, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
   MPI_Comm_free(&node);

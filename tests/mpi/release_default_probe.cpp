@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "probe_support.hpp"
+
 namespace {
 
 int threads_arg(int argc, char** argv) {
@@ -31,14 +33,7 @@ bool some_node_shared(int threads) {
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   MPI_Comm node;
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
-  cpu_set_t mine;
-  CPU_ZERO(&mine);
-  sched_getaffinity(0, sizeof(mine), &mine);
-  std::vector<unsigned char> bits(CPU_SETSIZE), all(CPU_SETSIZE);
-  for (int c = 0; c < CPU_SETSIZE; ++c) bits[c] = CPU_ISSET(c, &mine) ? 1 : 0;
-  MPI_Allreduce(bits.data(), all.data(), CPU_SETSIZE, MPI_UNSIGNED_CHAR, MPI_MAX, node);
-  int cores = 0;
-  for (unsigned char b : all) cores += b;
+  const int cores = mpiray_test::node_cores(node);
   const int busy_here = (rank == 0 && size > 1) ? 1 : threads;
   int busy = 0;
   MPI_Allreduce(&busy_here, &busy, 1, MPI_INT, MPI_SUM, node);

@@ -7,17 +7,13 @@
 #include <vector>
 
 #include "mpi/mpi_test_support.hpp"
+#include "mpi/probe_support.hpp"
 #include "worker/backoff.hpp"
 
 namespace {
 
-// Busy for about `us` microseconds (the task durations the switch looks at).
-int busy_for(int us) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
-  while (std::chrono::steady_clock::now() < until) {
-  }
-  return us;
-}
+using mpiray_test::busy_for;
+
 int empty(int x) {
   return x;
 }
@@ -27,7 +23,7 @@ int long_spin_here() {
 
 }  // namespace
 
-MPIRAY_REMOTE(busy_for, empty, long_spin_here);
+MPIRAY_REMOTE(mpiray_test::busy_for, empty, long_spin_here);
 
 namespace {
 
