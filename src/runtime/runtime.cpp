@@ -132,9 +132,8 @@ Runtime::Runtime(int* argc, char*** argv) {
     const int cores = available_cores();
     const int busy = layout_.local_size * std::max(1, my_threads);
     BackoffConfig::set_oversubscribed(layout_.local_size > cores || busy > cores);
-    // Workers running tasks of a few microseconds or more spin ~1 ms before sleeping, switched
-    // by run_job() (see there).
-    // (A process running mpiray several times starts each run with it off.)
+    // Workers whose tasks compute a few microseconds or more spin ~1 ms before sleeping,
+    // switched by run_job() (see there); every run of a process starts with it off.
     BackoffConfig::set_long_spin_on(false);
     if (layout_.size > 1 && layout_.rank != 0)
       BackoffConfig::set_long_spin(std::chrono::microseconds(kWorkerSpinUs));

@@ -91,9 +91,11 @@ class Runtime {
             transport_->ring_overflows(), transport_->doorbells_rung()};
   }
   PendingCounters pending_counters() const {
-    return {max_pending_, unfinished_.load(std::memory_order_relaxed),
+    return {max_pending_,
+            unfinished_.load(std::memory_order_relaxed),
             pending_high_.load(std::memory_order_relaxed),
             pending_waits_.load(std::memory_order_relaxed),
+            pending_wait_ns_.load(std::memory_order_relaxed),
             pending_stalls_.load(std::memory_order_relaxed)};
   }
   ReleaseCounters release_counters() const {

@@ -64,11 +64,9 @@ void Runtime::write_reports() {
     if (rank_stats_.size() < static_cast<std::size_t>(layout_.size))
       rank_stats_.resize(layout_.size);
     rank_stats_[0] = local_stats();
-    std::cerr << format_stats(
-        rank_stats_, scheduler_ ? scheduler_->queue_high_water() : 0,
-        scheduler_ ? scheduler_->predispatched() : 0, scheduler_ ? scheduler_->forwarded() : 0,
-        PendingStats{max_pending_, pending_high_.load(), pending_waits_.load(),
-                     pending_wait_ns_.load(), pending_stalls_.load()});
+    std::cerr << format_stats(rank_stats_, scheduler_ ? scheduler_->queue_high_water() : 0,
+                              scheduler_ ? scheduler_->predispatched() : 0,
+                              scheduler_ ? scheduler_->forwarded() : 0, pending_counters());
   }
 }
 

@@ -92,7 +92,7 @@ std::string Tracer::take_events_json(int rank) {
 
 std::string format_stats(const std::vector<RankStats>& per_rank, std::uint64_t queue_high_water,
                          std::uint64_t early, std::uint64_t forwarded,
-                         const PendingStats& pending) {
+                         const PendingCounters& pending) {
   std::string out =
       "mpiray stats:\n  rank  threads      tasks  actor_calls   busy%     sent_MiB  fetched_MiB  "
       "spilled     messages  in_rings  doorbells\n";

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "mpiray/detail/core.hpp"
+
 namespace mpiray::detail {
 
 class Tracer {
@@ -84,20 +86,11 @@ struct RankStats {
   std::uint64_t doorbells = 0;      // sleeping ranks they woke
 };
 
-/// The driver's submissions against the limit on pending tasks (MPIRAY_MAX_PENDING).
-struct PendingStats {
-  std::uint64_t limit = 0;       // 0: no limit
-  std::uint64_t high_water = 0;  // most tasks pending at once
-  std::uint64_t waits = 0;       // submissions that waited for room
-  std::uint64_t wait_ns = 0;     // time they waited
-  std::uint64_t stalls = 0;      // waits given up because no pending task completed
-};
-
 /// The table rank 0 prints at shutdown: one row per rank, then the scheduler's high-water mark.
 /// `early`: tasks rank 0 sent before their arguments existed (worker-side release);
 /// `forwarded`: values of such arguments rank 0 passed on itself (no producer had pushed them).
 std::string format_stats(const std::vector<RankStats>& per_rank, std::uint64_t queue_high_water,
                          std::uint64_t early = 0, std::uint64_t forwarded = 0,
-                         const PendingStats& pending = {});
+                         const PendingCounters& pending = {});
 
 }  // namespace mpiray::detail

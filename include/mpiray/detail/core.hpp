@@ -171,6 +171,7 @@ struct PendingCounters {
   std::size_t pending = 0;     // now
   std::size_t high_water = 0;  // most at once so far
   std::uint64_t waits = 0;     // submissions that waited for room
+  std::uint64_t wait_ns = 0;   // time they waited
   std::uint64_t stalls = 0;    // waits given up because no pending task completed
 };
 PendingCounters pending_counters() noexcept;
