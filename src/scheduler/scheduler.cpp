@@ -44,6 +44,8 @@ Scheduler::Scheduler(ObjectTable& table, std::vector<int> threads_per_rank,
       ranks_[r].cap = cap_for(ranks_[r].threads, ranks_[r].avg_ns);
     }
   }
+  for (int n : threads_per_rank) total_threads_ += std::max(n, 0);
+  share_alpha_ = 1.0 / (kShareWindow * std::max(total_threads_, 1));
 }
 
 ObjectPtr Scheduler::make_error(const TaskRecord& t, std::string type, std::string message) const {
@@ -230,7 +232,6 @@ void Scheduler::resolve_args(TaskRecord* t) {
 int Scheduler::predispatch_rank(const TaskRecord& t, int* room_rank) const {
   // Every missing argument must be made by a dispatched task whose first outcome is final (no
   // retries): a worker waiting for it can then never be stranded.
-  int best = -1, best_count = 0;
   std::vector<std::pair<int, int>>& counts = counts_;  // rank, missing arguments it makes
   counts.clear();
   for (ObjectId dep : t.deps) {
@@ -246,38 +247,43 @@ int Scheduler::predispatch_rank(const TaskRecord& t, int* room_rank) const {
                           [&](const auto& x) { return x.first == p.running_on; });
     if (c == counts.end()) {
       counts.emplace_back(p.running_on, 1);
-      c = counts.end() - 1;
     } else {
       ++c->second;
     }
-    if (c->second > best_count) {
-      best_count = c->second;
-      best = c->first;
-    }
   }
-  // Rank 0 keeps the balance. Tasks go ahead as soon as they are submitted, so this is where
-  // the work is shared out: by tasks held, waiting or not. When the rank making most of the
-  // arguments holds more than 1.2x what another rank making some of them holds, that one takes
-  // the task (in a stencil the border between two ranks' columns moves; columns stay
-  // contiguous). When it holds more than twice what the least loaded rank holds, that rank takes
-  // it: its descendants then stay there, so no rank is left out for good (a chain sent ahead
-  // moves to another rank every few dozen links at most, one push each time). Looser limits
-  // (1.5x, 4x) left stencil runs split 1784/752 between two ranks.
-  if (best >= 0) {
-    auto total = [&](int rank) {
+  // The rank making most of the arguments takes the task, so that few values cross ranks.
+  // The rank that placed the task just before this one counts one argument more (if it makes
+  // any): tasks submitted one after another (neighbouring columns) then stay together, and
+  // columns that went out interleaved (a first row sent one task per sweep, alternating ranks)
+  // gather into blocks within a few rows instead of interleaving to the end, every task waiting
+  // for a value from another rank. A rank's recent share of tasks above its threads' share costs
+  // it kShareWeight arguments per share of excess: between two ranks of one thread, a tie goes
+  // to the rank with the smaller share (that is what moves the border between two ranks' blocks
+  // until their shares are even: without it a first row split 5/3 stayed 5/3 for the whole
+  // graph), and a rank with three fifths of the recent tasks loses a 3:1 majority. The least
+  // loaded rank competes too (with no arguments), so a rank left without any never stays so.
+  const int lightest = [&] {
+    auto held = [&](int rank) {
       const RankState& r = ranks_[rank];
       return double(r.in_flight - r.blocked) / r.threads;
     };
-    int light = best;
-    for (const auto& c : counts)
-      if (total(c.first) < total(light)) light = c.first;
-    int lightest = best;
+    int l = executors_.empty() ? -1 : executors_[0];
     for (int rank : executors_)
-      if (total(rank) < total(lightest)) lightest = rank;
-    if (total(best) > 2 * total(lightest) + 8) {
-      best = lightest;
-    } else if (total(best) > 1.2 * total(light) + 2) {
-      best = light;
+      if (held(rank) < held(l)) l = rank;
+    return l;
+  }();
+  if (!counts.empty() && lightest >= 0 &&
+      std::find_if(counts.begin(), counts.end(),
+                   [&](const auto& x) { return x.first == lightest; }) == counts.end())
+    counts.emplace_back(lightest, 0);
+  int best = -1;
+  double best_score = 0;
+  for (const auto& c : counts) {
+    const double score = c.second + (c.first == last_placed_ && c.second > 0 ? 1 : 0) -
+                         kShareWeight * share_excess(c.first);
+    if (best < 0 || score > best_score) {
+      best = c.first;
+      best_score = score;
     }
   }
   if (t.pin >= 0) best = t.pin;
