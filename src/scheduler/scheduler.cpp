@@ -45,7 +45,7 @@ Scheduler::Scheduler(ObjectTable& table, std::vector<int> threads_per_rank,
     }
   }
   for (int n : threads_per_rank) total_threads_ += std::max(n, 0);
-  share_alpha_ = 1.0 / (kShareWindow * std::max(total_threads_, 1));
+  share_halving_ = kShareWindow * std::max(total_threads_, 1);
 }
 
 ObjectPtr Scheduler::make_error(const TaskRecord& t, std::string type, std::string message) const {
@@ -257,33 +257,47 @@ int Scheduler::predispatch_rank(const TaskRecord& t, int* room_rank) const {
   // columns that went out interleaved (a first row sent one task per sweep, alternating ranks)
   // gather into blocks within a few rows instead of interleaving to the end, every task waiting
   // for a value from another rank. A rank's recent share of tasks above its threads' share costs
-  // it kShareWeight arguments per share of excess: between two ranks of one thread, a tie goes
-  // to the rank with the smaller share (that is what moves the border between two ranks' blocks
-  // until their shares are even: without it a first row split 5/3 stayed 5/3 for the whole
-  // graph), and a rank with three fifths of the recent tasks loses a 3:1 majority. The least
-  // loaded rank competes too (with no arguments), so a rank left without any never stays so.
-  const int lightest = [&] {
-    auto held = [&](int rank) {
-      const RankState& r = ranks_[rank];
-      return double(r.in_flight - r.blocked) / r.threads;
-    };
-    int l = executors_.empty() ? -1 : executors_[0];
-    for (int rank : executors_)
-      if (held(rank) < held(l)) l = rank;
-    return l;
-  }();
-  if (!counts.empty() && lightest >= 0 &&
-      std::find_if(counts.begin(), counts.end(),
-                   [&](const auto& x) { return x.first == lightest; }) == counts.end())
-    counts.emplace_back(lightest, 0);
+  // it kShareWeight arguments per share of excess, at most kShareCap: a tie goes to the rank
+  // with the smaller share, and a rank well above its share loses a 3:1 majority, which is what
+  // moves the border between two ranks' blocks until their shares are even (without it a first
+  // row split 5/3 stayed 5/3 for the whole graph). Capped, it moves only such borders: uncapped,
+  // whole rows changed rank (the shares lag a few rows behind), each waiting for the other
+  // rank's previous row.
   int best = -1;
   double best_score = 0;
   for (const auto& c : counts) {
-    const double score = c.second + (c.first == last_placed_ && c.second > 0 ? 1 : 0) -
-                         kShareWeight * share_excess(c.first);
+    const double penalty = std::clamp(kShareWeight * share_excess(c.first), -kShareCap, kShareCap);
+    const double score = c.second + (c.first == last_placed_ ? 1 : 0) - penalty;
     if (best < 0 || score > best_score) {
       best = c.first;
       best_score = score;
+    }
+  }
+  // A rank with no arguments to make gets none by the rule above. So a rank with much less than
+  // its share (or much less work that can run now) gets one task, now and then: its dependents
+  // find an argument there, and with the rank's small share that wins them, so the rank's region
+  // grows (by the stencil's halo per row) until the shares are even. One at a time: a run of
+  // rescued tasks is a whole row on one rank.
+  if (best >= 0 && rescue_cooldown_ == 0) {
+    auto load = [&](int rank) {  // tasks it holds that can run now, per thread
+      const RankState& r = ranks_[rank];
+      return double(r.in_flight - r.blocked - r.waiting) / r.threads;
+    };
+    int light = best;
+    for (int rank : executors_)
+      if (share_excess(rank) < share_excess(light)) light = rank;
+    int idle = best;
+    for (int rank : executors_)
+      if (load(rank) < load(idle)) idle = rank;
+    int to = -1;
+    if (share_excess(light) < -0.5 && share_excess(best) > 0) {
+      to = light;
+    } else if (load(best) > 2 * load(idle) + 8) {
+      to = idle;
+    }
+    if (to >= 0 && to != best) {
+      best = to;
+      rescue_cooldown_ = share_halving_;
     }
   }
   if (t.pin >= 0) best = t.pin;

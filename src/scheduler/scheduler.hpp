@@ -11,7 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
+
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -139,8 +139,7 @@ class Scheduler {
     std::uint64_t dispatched = 0;
     std::deque<TaskRecord*> pinned;
     std::deque<ObjectId> held_back;  // could go ahead to this rank, but it had no room
-    double share = 0;                // recent_share() before decay since share_at
-    std::uint64_t share_at = 0;      // placed_ when share was last updated
+    double share = 0;                // recent placements (see share_excess)
   };
   bool has_room(const RankState& r) const { return r.in_flight - r.blocked - r.waiting < r.cap; }
   /// Tasks sent ahead of their arguments are limited apart from the cap: they take no thread
@@ -170,33 +169,35 @@ class Scheduler {
                     std::uint64_t* largest);
   ObjectPtr make_error(const TaskRecord& t, std::string type, std::string message) const;
 
-  /// Recent share of the tasks placed on `rank`, per thread: a moving average over about
-  /// kShareWindow tasks per executor thread of the job, updated lazily (placement is rank 0's
-  /// per-task path; a loop over all ranks per task would grow with the job).
-  double recent_share(int rank) const {
+  /// How far `rank`'s recent share of placed tasks is above its threads' share of the job's: 0
+  /// when even, 1 when twice as much, -1 when it got none. "Recent": counts halved every
+  /// share_halving_ placements (about kShareWindow per thread of the job), O(1) per task.
+  /// Scaled down while fewer than a window's placements were seen: a fresh scheduler that
+  /// placed one task has not seen an uneven split yet.
+  double share_excess(int rank) const {
+    if (share_total_ <= 0) return 0;
     const RankState& r = ranks_[rank];
-    return r.share * std::pow(1.0 - share_alpha_, double(placed_ - r.share_at)) / r.threads;
+    const double confidence = std::min(1.0, share_total_ / share_halving_);
+    return confidence * (r.share / share_total_ * total_threads_ / r.threads - 1.0);
   }
   void note_placed(int rank) {
-    RankState& r = ranks_[rank];
-    ++placed_;
-    r.share = r.share * std::pow(1.0 - share_alpha_, double(placed_ - r.share_at)) + share_alpha_;
-    r.share_at = placed_;
+    ranks_[rank].share += 1;
+    share_total_ += 1;
+    if (++since_halving_ >= share_halving_) {
+      for (int e : executors_) ranks_[e].share *= 0.5;
+      share_total_ *= 0.5;
+      since_halving_ = 0;
+    }
     last_placed_ = rank;
+    if (rescue_cooldown_ > 0) --rescue_cooldown_;
   }
-  /// How far `rank`'s recent share of tasks is above its threads' share of the job's: 0 when
-  /// even, 1 when twice as much, -1 when it got none.
-  double share_excess(int rank) const {
-    return recent_share(rank) * std::max(total_threads_, 1) - 1.0;
-  }
-  /// Weight of the share excess against arguments, and the window of recent_share in tasks per
-  /// thread. Chosen with tests/scheduler/stencil_placement_test.cpp over stencils of 2-4 ranks,
-  /// 4-16 columns per rank, 3 and 5 arguments, started from even, alternating and uneven first
-  /// rows: at 8 and 24 every run settled within 2.4% of even with about the values crossing
-  /// ranks that contiguous blocks need (weight 4: splits up to 1.3x; 10 with window 8: twice
-  /// the values crossing; window 64 or more: slower to react, 1.1-1.3x splits).
+  /// Weight of the share excess against arguments (at most kShareCap either way), and the
+  /// window of the shares in tasks per thread. Chosen with
+  /// tests/scheduler/stencil_placement_test.cpp (stencils of 2-4 ranks, 4-16 columns per rank,
+  /// 3 and 5 arguments, even, alternating, uneven and pinned first rows).
   static constexpr double kShareWeight = 8;
-  static constexpr double kShareWindow = 24;
+  static constexpr double kShareCap = 3;
+  static constexpr int kShareWindow = 28;
 
   ObjectTable& table_;
   std::size_t inline_limit_;
@@ -205,10 +206,12 @@ class Scheduler {
   std::vector<int> executors_;
   std::size_t rr_ = 0;
   int last_rank_ = -1;
-  int last_placed_ = -1;      // the rank of the task placed last
-  std::uint64_t placed_ = 0;  // tasks placed so far
+  int last_placed_ = -1;  // the rank of the task placed last
   int total_threads_ = 0;
-  double share_alpha_ = 0.5;  // weight of a placement in recent_share (set per job size)
+  double share_total_ = 0;  // sum of the ranks' share counts
+  int since_halving_ = 0;
+  int share_halving_ = 1;            // set per job size
+  mutable int rescue_cooldown_ = 0;  // placements before the next rescue (see predispatch_rank)
   // Node pool of the two maps below (touched, like them, only under the runtime's progress
   // lock): a heap allocation per entry was two of rank 0's per-task allocations.
   std::pmr::unsynchronized_pool_resource pool_;

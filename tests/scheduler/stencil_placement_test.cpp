@@ -31,7 +31,7 @@ struct Outcome {
 // is submitted in pieces of `row0_piece` tasks with a dispatch after each; the rest in chunks
 // of 32 tasks, the workers running a task each between chunks (the driver submits while they
 // compute). Workers run, in order, the first task they hold whose arguments all exist.
-Outcome simulate(int ranks, int width, int steps, int halo, int row0_piece) {
+Outcome simulate(int ranks, int width, int steps, int halo, int row0_piece, int run_between) {
   std::vector<int> threads(static_cast<std::size_t>(ranks + 1), 1);
   threads[0] = 0;
   SchedulerHarness h(threads);
@@ -67,10 +67,12 @@ Outcome simulate(int ranks, int width, int steps, int halo, int row0_piece) {
   };
   std::vector<ObjectId> prev, cur;
   for (int i = 0; i < width; ++i) {
-    const ObjectId id = h.submit_plain();
+    TaskOptions first;
+    if (row0_piece < 0) first.pin = i < width * 3 / 4 ? 1 : 2;  // three quarters on rank 1
+    const ObjectId id = h.submit_plain(first);
     prev.push_back(id);
     row_of[id] = 0;
-    if ((i + 1) % row0_piece == 0 || i + 1 == width) take(h.dispatch());
+    if (row0_piece < 0 || (i + 1) % row0_piece == 0 || i + 1 == width) take(h.dispatch());
   }
   int in_chunk = 0;
   for (int t = 1; t < steps; ++t) {
@@ -89,7 +91,8 @@ Outcome simulate(int ranks, int width, int steps, int halo, int row0_piece) {
       if (++in_chunk == 32) {
         in_chunk = 0;
         take(h.dispatch());
-        for (int r = 1; r <= ranks; ++r) run_one(r);
+        for (int k = 0; k < run_between; ++k)
+          for (int r = 1; r <= ranks; ++r) run_one(r);
       }
     }
     prev.swap(cur);
@@ -120,6 +123,7 @@ std::string describe(const Outcome& o) {
 
 struct Case {
   int ranks, width, halo, row0_piece;
+  int run_between = 1;  // tasks each worker runs between two chunks of 32 submitted
 };
 
 class StencilPlacement : public ::testing::TestWithParam<Case> {};
@@ -127,8 +131,10 @@ class StencilPlacement : public ::testing::TestWithParam<Case> {};
 TEST_P(StencilPlacement, SettlesOnEvenBlocks) {
   const Case c = GetParam();
   const int steps = 200;
-  const Outcome o = simulate(c.ranks, c.width, steps, c.halo, c.row0_piece);
+  const Outcome o = simulate(c.ranks, c.width, steps, c.halo, c.row0_piece, c.run_between);
   SCOPED_TRACE(describe(o));
+    std::printf("SIM %d %d %d %d %s\n", c.ranks, c.width, c.halo, c.row0_piece,
+                describe(o).c_str());
   int lo = 1 << 30, hi = 0;
   for (int r = 1; r <= c.ranks; ++r) {
     lo = std::min(lo, o.ran[static_cast<std::size_t>(r)]);
@@ -153,11 +159,20 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{3, 12, 1, 1},  // three workers
                       Case{3, 12, 1, 7}, Case{2, 16, 1, 1},  // k = 8 columns per worker
                       Case{2, 16, 1, 9}, Case{2, 32, 1, 1},  // k = 16
-                      Case{2, 32, 1, 19}, Case{4, 16, 1, 1}, Case{4, 16, 2, 5}),
+                      Case{2, 32, 1, 19}, Case{4, 16, 1, 1}, Case{4, 16, 2, 5},
+                      Case{2, 8, 2, 1, 0},  // the whole graph out before any task ran
+                      Case{2, 8, 2, 8, 0}, Case{2, 8, 1, 1, 0}, Case{2, 8, 2, 3, 4},
+                      Case{2, 8, 2, 8, 16},
+                      Case{2, 8, 2, -1, 0},  // a first row split 6/2 (pinned there)
+                      Case{2, 8, 1, -1, 0}, Case{2, 8, 2, -1, 1}, Case{2, 16, 1, -1, 0},
+                      Case{4, 16, 1, 5}, Case{4, 16, 1, 16, 0}, Case{3, 12, 2, 1},
+                      Case{4, 32, 1, 1}, Case{3, 24, 2, 5, 2}),
     [](const ::testing::TestParamInfo<Case>& info) {
       const Case& c = info.param;
       return "ranks" + std::to_string(c.ranks) + "_width" + std::to_string(c.width) + "_halo" +
-             std::to_string(c.halo) + "_piece" + std::to_string(c.row0_piece);
+             std::to_string(c.halo) + "_piece" +
+             (c.row0_piece < 0 ? std::string("pinned") : std::to_string(c.row0_piece)) + "_run" +
+             std::to_string(c.run_between);
     });
 
 }  // namespace
