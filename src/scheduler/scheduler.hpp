@@ -139,7 +139,7 @@ class Scheduler {
     std::uint64_t dispatched = 0;
     std::deque<TaskRecord*> pinned;
     std::deque<ObjectId> held_back;  // could go ahead to this rank, but it had no room
-    double share = 0;                // recent placements (see share_excess)
+    int recent = 0;                  // placements in the window (see note_placed)
   };
   bool has_room(const RankState& r) const { return r.in_flight - r.blocked - r.waiting < r.cap; }
   /// Tasks sent ahead of their arguments are limited apart from the cap: they take no thread
@@ -169,35 +169,18 @@ class Scheduler {
                     std::uint64_t* largest);
   ObjectPtr make_error(const TaskRecord& t, std::string type, std::string message) const;
 
-  /// How far `rank`'s recent share of placed tasks is above its threads' share of the job's: 0
-  /// when even, 1 when twice as much, -1 when it got none. "Recent": counts halved every
-  /// share_halving_ placements (about kShareWindow per thread of the job), O(1) per task.
-  /// Scaled down while fewer than a window's placements were seen: a fresh scheduler that
-  /// placed one task has not seen an uneven split yet.
-  double share_excess(int rank) const {
-    if (share_total_ <= 0) return 0;
-    const RankState& r = ranks_[rank];
-    const double confidence = std::min(1.0, share_total_ / share_halving_);
-    return confidence * (r.share / share_total_ * total_threads_ / r.threads - 1.0);
+  // ---- the balance of tasks sent ahead (see predispatch_rank)
+  // The ranks of the last period_ placements, period_ being how far back in submission order a
+  // task's arguments were submitted on average (a stencil's width): the split of about one row,
+  // without the lag of a longer average (a lagging share made the border between two ranks'
+  // blocks overshoot across the whole graph, rows of 11111111 then 22222222).
+  void note_placed(int rank);
+  /// Placements of `rank` in the window beyond its threads' share of them (0: even).
+  double window_excess(int rank) const {
+    return ranks_[rank].recent - double(window_size_) * ranks_[rank].threads / total_threads_;
   }
-  void note_placed(int rank) {
-    ranks_[rank].share += 1;
-    share_total_ += 1;
-    if (++since_halving_ >= share_halving_) {
-      for (int e : executors_) ranks_[e].share *= 0.5;
-      share_total_ *= 0.5;
-      since_halving_ = 0;
-    }
-    last_placed_ = rank;
-    if (rescue_cooldown_ > 0) --rescue_cooldown_;
-  }
-  /// Weight of the share excess against arguments (at most kShareCap either way), and the
-  /// window of the shares in tasks per thread. Chosen with
-  /// tests/scheduler/stencil_placement_test.cpp (stencils of 2-4 ranks, 4-16 columns per rank,
-  /// 3 and 5 arguments, even, alternating, uneven and pinned first rows).
-  static constexpr double kShareWeight = 8;
-  static constexpr double kShareCap = 3;
-  static constexpr int kShareWindow = 28;
+  void update_period(const TaskRecord& t) const;
+  static constexpr std::size_t kWindowMax = 4096;
 
   ObjectTable& table_;
   std::size_t inline_limit_;
@@ -208,10 +191,13 @@ class Scheduler {
   int last_rank_ = -1;
   int last_placed_ = -1;  // the rank of the task placed last
   int total_threads_ = 0;
-  double share_total_ = 0;  // sum of the ranks' share counts
-  int since_halving_ = 0;
-  int share_halving_ = 1;            // set per job size
-  mutable int rescue_cooldown_ = 0;  // placements before the next rescue (see predispatch_rank)
+  std::vector<int> window_ = std::vector<int>(kWindowMax);  // ring of ranks placed
+  std::size_t window_head_ = 0;                             // next slot to write
+  std::size_t window_size_ = 0;
+  int switches_ = 0;  // neighbouring placements in the window on different ranks
+  mutable double period_avg_ = 8;
+  mutable std::size_t period_ = 8;
+  mutable std::size_t rescue_cooldown_ = 0;  // placements before the next rescue
   // Node pool of the two maps below (touched, like them, only under the runtime's progress
   // lock): a heap allocation per entry was two of rank 0's per-task allocations.
   std::pmr::unsynchronized_pool_resource pool_;
