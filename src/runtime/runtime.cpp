@@ -192,11 +192,15 @@ Runtime::Runtime(int* argc, char*** argv) {
     scheduler_ = std::make_unique<Scheduler>(table_, threads_per_rank, inline_limit_);
     // Worker-side release: MPIRAY_WORKER_RELEASE=1 on, 0 off; by default on unless some node
     // has more busy threads than cores. There a worker waiting for a pushed value can only
-    // notice it by polling on the core its producer needs, and bench_metg measured rank 0's
-    // release faster (2-core VM, stencil tasks of ~2 us: np 3 granularity 8.7-9.0 us off,
-    // 9.6-10.2 on; np 2: on 3.9-4.6, off 4.6-5.9). One process runs everything itself anyway.
+    // notice it by polling on the core its producer needs (bench_metg, 2-core VM, np 4: 3
+    // workers on 2 cores, stencil granularity with release on 10-20% worse at every size).
+    // But on where each worker gets a core of its own and only the driver shares (see
+    // pin_worker): np 3 on 2 cores, five full bench_metg launches, stencil METG 7.2-8.2 us on
+    // against 8.4-10.8 off, nearest 8.3-8.9 against 9.0-12.0. One process runs everything
+    // itself anyway.
     const char* release = env("MPIRAY_WORKER_RELEASE");
-    const bool on = release && *release ? std::string(release) != "0" : !cores_shared;
+    const bool on =
+        release && *release ? std::string(release) != "0" : (!cores_shared || workers_pinned_);
     scheduler_->set_predispatch(layout_.size > 1 && on);
   }
   actors_per_rank_.assign(layout_.size, 0);

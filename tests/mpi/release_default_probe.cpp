@@ -1,5 +1,6 @@
 // Worker-side release is on by default unless some node runs more busy threads than it has
-// cores, counted as the runtime documents it: every rank one thread (rank 0 drives; a worker runs
+// cores (but on where each worker gets a core of its own, the driver sharing one), counted as the
+// runtime documents it: every rank one thread (rank 0 drives; a worker runs
 // `--mpiray-threads N`, passed explicitly here), against the union of the node's ranks' affinity
 // masks (ranks bound one per core do not share). MPIRAY_WORKER_RELEASE=0/1 overrides the
 // default. The program computes the expected setting itself with MPI and prints
@@ -50,15 +51,20 @@ int main(int argc, char** argv) {
   MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
   int size = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &size);
-  const bool shared = some_node_shared(threads_arg(argc, argv));
+  const int threads = threads_arg(argc, argv);
+  const bool shared = some_node_shared(threads);
+  // Where workers get a core each (the driver shares), worker-side release is on too.
+  const bool own_cores = mpiray_test::workers_get_a_core_each(threads);
   const char* env = std::getenv("MPIRAY_WORKER_RELEASE");
-  const bool expected = size > 1 && (env && *env ? std::string(env) != "0" : !shared);
+  const bool expected =
+      size > 1 && (env && *env ? std::string(env) != "0" : (!shared || own_cores));
   int code = 0;
   mpiray::run(argc, argv, [&] {
     const bool enabled = mpiray::detail::release_counters().enabled;
     if (enabled == expected) {
-      std::printf("release_default_probe: OK on %d ranks (release %s, cores %s)\n", size,
-                  enabled ? "on" : "off", shared ? "shared" : "not shared");
+      std::printf("release_default_probe: OK on %d ranks (release %s, cores %s%s)\n", size,
+                  enabled ? "on" : "off", shared ? "shared" : "not shared",
+                  own_cores ? ", a core per worker" : "");
     } else {
       std::printf("release_default_probe: FAILED: release is %s, expected %s (cores %s)\n",
                   enabled ? "on" : "off", expected ? "on" : "off",
