@@ -194,11 +194,10 @@ Runtime::Runtime(int* argc, char*** argv) {
     // has more busy threads than cores. There a worker waiting for a pushed value can only
     // notice it by polling on the core its producer needs (bench_metg, 2-core VM, np 4: 3
     // workers on 2 cores, stencil granularity with release on 7-22% worse for tasks of 35 us
-    // and more, mixed below).
-    // But on where each worker gets a core of its own and only the driver shares (see
-    // pin_worker): np 3 on 2 cores, five full bench_metg launches, stencil METG 7.2-8.2 us on
-    // against 8.4-10.8 off, nearest 8.3-8.9 against 9.0-12.0. One process runs everything
-    // itself anyway.
+    // and more, mixed below). But on where each worker gets a core of its own and only the
+    // driver shares (see pin_worker): np 3 on 2 cores, five full bench_metg launches, stencil
+    // METG 7.2-8.2 us on against 8.4-10.8 off, nearest 8.3-8.9 against 9.0-12.0. One process
+    // runs everything itself anyway.
     const char* release = env("MPIRAY_WORKER_RELEASE");
     const bool on =
         release && *release ? std::string(release) != "0" : (!cores_shared || workers_pinned_);

@@ -229,7 +229,7 @@ void Scheduler::resolve_args(TaskRecord* t) {
   release_deps(t);
 }
 
-int Scheduler::predispatch_rank(const TaskRecord& t, int* room_rank) const {
+int Scheduler::predispatch_rank(const TaskRecord& t, int* room_rank) {
   // Every missing argument must be made by a dispatched task whose first outcome is final (no
   // retries): a worker waiting for it can then never be stranded.
   std::vector<std::pair<int, int>>& counts = counts_;  // rank, missing arguments it makes
@@ -342,7 +342,7 @@ void Scheduler::note_placed(int rank) {
   last_placed_ = rank;
 }
 
-void Scheduler::update_period(const TaskRecord& t) const {
+void Scheduler::update_period(const TaskRecord& t) {
   // How far back its arguments were submitted (ids of one submitter count up): for a stencil
   // row after row, the width.
   double sum = 0;

@@ -156,7 +156,7 @@ class Scheduler {
   /// Rank for sending `t` before its arguments exist; -1 when it must wait here, kNoRoom when
   /// it could go but its rank has enough waiting tasks already.
   static constexpr int kNoRoom = -2;
-  int predispatch_rank(const TaskRecord& t, int* room_rank = nullptr) const;
+  int predispatch_rank(const TaskRecord& t, int* room_rank = nullptr);
   /// Rewrites `t`'s arguments: each ref argument that exists becomes its value (or where to
   /// fetch it); `on_missing(writer, id)` writes the others.
   template <class OnMissing>
@@ -178,7 +178,7 @@ class Scheduler {
   double window_excess(int rank) const {
     return ranks_[rank].recent - double(window_size_) * ranks_[rank].threads / total_threads_;
   }
-  void update_period(const TaskRecord& t) const;
+  void update_period(const TaskRecord& t);
   static constexpr std::size_t kWindowMax = 4096;
 
   ObjectTable& table_;
@@ -194,9 +194,9 @@ class Scheduler {
   std::size_t window_head_ = 0;                             // next slot to write
   std::size_t window_size_ = 0;
   int switches_ = 0;  // neighbouring placements in the window on different ranks
-  mutable double period_avg_ = 8;
-  mutable std::size_t period_ = 8;
-  mutable std::size_t rescue_cooldown_ = 0;  // placements before the next rescue
+  double period_avg_ = 8;
+  std::size_t period_ = 8;
+  std::size_t rescue_cooldown_ = 0;  // placements before the next rescue
   // Node pool of the two maps below (touched, like them, only under the runtime's progress
   // lock): a heap allocation per entry was two of rank 0's per-task allocations.
   std::pmr::unsynchronized_pool_resource pool_;
@@ -215,7 +215,7 @@ class Scheduler {
   std::vector<char> known_;                           // submit: which arguments the table knows
   IdList arg_ids_;                                    // submit: the ref arguments
   std::vector<char> made_;                            // submit: which arguments exist
-  mutable std::vector<std::pair<int, int>> counts_;   // predispatch_rank: rank, arguments
+  std::vector<std::pair<int, int>> counts_;           // predispatch_rank: rank, arguments
   std::vector<std::pair<ObjectId, ObjectPtr>> work_;  // finish: objects completed
   Writer rewrite_buf_;                                // rewrite_args' output
   std::vector<DepMessage> dep_messages_;
