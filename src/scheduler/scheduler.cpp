@@ -382,7 +382,22 @@ void Scheduler::on_result(int rank, ObjectId id, std::uint32_t exec_ns, ObjectPt
                           const std::vector<int>& served) {
   RankState& r = ranks_.at(rank);
   --r.in_flight;
-  r.avg_ns = 0.9 * r.avg_ns + 0.1 * static_cast<double>(exec_ns);
+  // A rank's first result replaces the 1 ms guess instead of moving it 10%: from the guess, the
+  // cap stayed at its minimum for the first dozens of short tasks, and ready tasks waited on rank
+  // 0 for room while the workers idled with tasks sent ahead that needed them (a stencil's first
+  // row of 4.5 us tasks went out over 0.4-0.6 ms, two tasks per round trip). The very first
+  // result also stands for the ranks that have not reported yet: alone, it lifted one rank's cap
+  // while the others' stayed full, and the waiting tasks all went there.
+  const double ns = static_cast<double>(exec_ns);
+  if (!r.measured && !any_measured_) {
+    for (int q : executors_) {
+      ranks_[q].avg_ns = ns;
+      ranks_[q].cap = cap_for(ranks_[q].threads, ns);
+    }
+    any_measured_ = true;
+  }
+  r.avg_ns = r.measured ? 0.9 * r.avg_ns + 0.1 * ns : ns;
+  r.measured = true;
   r.cap = cap_for(r.threads, r.avg_ns);
   auto it = tasks_.find(id);
   if (it == tasks_.end()) return;

@@ -133,8 +133,9 @@ class Scheduler {
     int in_flight = 0;
     int blocked = 0;
     int cap = 0;
-    int waiting = 0;  // of in_flight: sent ahead, arguments not all made yet (no thread used)
-    double avg_ns = 1e6;
+    int waiting = 0;      // of in_flight: sent ahead, arguments not all made yet (no thread used)
+    double avg_ns = 1e6;  // a guess until the rank's first result (see on_result)
+    bool measured = false;
     std::uint64_t dispatched = 0;
     std::deque<TaskRecord*> pinned;
     std::deque<ObjectId> held_back;  // could go ahead to this rank, but it had no room
@@ -208,6 +209,7 @@ class Scheduler {
   std::deque<TaskRecord*> local_ready_;  // ready, with a preferred rank
   std::deque<TaskRecord*> urgent_;       // submitted from inside tasks: not held back by caps
   std::vector<ObjectId> completed_;
+  bool any_measured_ = false;    // a result came from some rank (see on_result)
   bool predispatch_on_ = false;  // the runtime turns it on (multi-rank jobs)
   std::vector<ObjectId> check_;  // tasks waiting for arguments: may now go out early
   // Scratch space kept between tasks (no allocation per task on rank 0's per-task path).

@@ -181,6 +181,39 @@ TEST(SchedulerPlacement, CapGrowsForShortTasksAndStaysAtTheMinimumForLongOnes) {
   EXPECT_EQ(h.scheduler.cap(2), initial) << "long tasks stay queued on rank 0 for balance";
 }
 
+TEST(SchedulerPlacement, FirstResultReplacesTheInitialGuess) {
+  // The 1 ms guess holds only until the first result. One 5 us task lifts the caps to
+  // kQueuedWorkNs / 5 us per thread at once, also of the ranks that have not reported yet (else
+  // they all went to the first rank to report), and the queued tasks go out in the next round,
+  // in shares. With the guess merely moved 10% towards the first results, the cap stayed at its
+  // minimum for dozens of them.
+  SchedulerHarness h({0, 1, 1});
+  for (int i = 0; i < 600; ++i) h.submit_plain();
+  auto first = h.dispatch();
+  ASSERT_EQ(first.size(), static_cast<std::size_t>(2 * Scheduler::kMinPerThread));
+  ObjectId on_rank1 = 0;
+  for (const auto& d : first)
+    if (d.rank == 1) on_rank1 = d.task.id;
+  ASSERT_NE(on_rank1, 0u);
+  h.succeed(1, on_rank1, "r", 5000);
+  const int expected = static_cast<int>(Scheduler::kQueuedWorkNs / 5000);
+  EXPECT_EQ(h.scheduler.cap(1), expected);
+  EXPECT_EQ(h.scheduler.cap(2), expected) << "no result from rank 2 yet: the first one stands";
+  auto next = h.dispatch();
+  EXPECT_EQ(h.scheduler.in_flight(1), expected);
+  EXPECT_EQ(h.scheduler.in_flight(2), expected);
+  EXPECT_EQ(next.size(),
+            static_cast<std::size_t>(2 * expected - (2 * Scheduler::kMinPerThread - 1)));
+
+  ObjectId again = 0, on_rank2 = 0;
+  for (const auto& d : next) (d.rank == 1 ? again : on_rank2) = d.task.id;
+  h.succeed(2, on_rank2, "r", 20'000);  // rank 2's own first result replaces it
+  EXPECT_EQ(h.scheduler.cap(2), static_cast<int>(Scheduler::kQueuedWorkNs / 20'000));
+  h.succeed(1, again, "r", 1'000'000);  // later results are averaged as before
+  EXPECT_EQ(h.scheduler.cap(1),
+            static_cast<int>(Scheduler::kQueuedWorkNs / (0.9 * 5000 + 0.1 * 1'000'000)));
+}
+
 TEST(SchedulerPlacement, SingleProcessRunExecutesOnRankZero) {
   SchedulerHarness h({3});
   for (int i = 0; i < 4; ++i) h.submit_plain();
