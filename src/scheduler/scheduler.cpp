@@ -387,18 +387,23 @@ void Scheduler::on_result(int rank, ObjectId id, std::uint32_t exec_ns, ObjectPt
   // 0 for room while the workers idled with tasks sent ahead that needed them (a stencil's first
   // row of 4.5 us tasks went out over 0.4-0.6 ms, two tasks per round trip). The very first
   // result also stands for the ranks that have not reported yet: alone, it lifted one rank's cap
-  // while the others' stayed full, and the waiting tasks all went there.
+  // while the others' stayed full, and the waiting tasks all went there. A cap grows at most 4x
+  // per result, so one short task (a warm-up) before long ones sends out a few more of them, not
+  // hundreds that then wait on one rank while another is idle (2x: the first rows of a stencil
+  // went out in patterns that placement then kept fragmented).
   const double ns = static_cast<double>(exec_ns);
   if (!r.measured && !any_measured_) {
     for (int q : executors_) {
-      ranks_[q].avg_ns = ns;
-      ranks_[q].cap = cap_for(ranks_[q].threads, ns);
+      if (q == rank) continue;
+      RankState& other = ranks_[q];
+      other.avg_ns = ns;
+      other.cap = std::min(cap_for(other.threads, ns), 4 * other.cap);
     }
     any_measured_ = true;
   }
   r.avg_ns = r.measured ? 0.9 * r.avg_ns + 0.1 * ns : ns;
   r.measured = true;
-  r.cap = cap_for(r.threads, r.avg_ns);
+  r.cap = std::min(cap_for(r.threads, r.avg_ns), 4 * r.cap);
   auto it = tasks_.find(id);
   if (it == tasks_.end()) return;
   TaskRecord* t = it->second.get();

@@ -181,37 +181,69 @@ TEST(SchedulerPlacement, CapGrowsForShortTasksAndStaysAtTheMinimumForLongOnes) {
   EXPECT_EQ(h.scheduler.cap(2), initial) << "long tasks stay queued on rank 0 for balance";
 }
 
-TEST(SchedulerPlacement, FirstResultReplacesTheInitialGuess) {
-  // The 1 ms guess holds only until the first result. One 5 us task lifts the caps to
-  // kQueuedWorkNs / 5 us per thread at once, also of the ranks that have not reported yet (else
-  // they all went to the first rank to report), and the queued tasks go out in the next round,
-  // in shares. With the guess merely moved 10% towards the first results, the cap stayed at its
-  // minimum for dozens of them.
+TEST(SchedulerPlacement, FirstResultsReplaceTheInitialGuessWithinAFewResults) {
+  // The 1 ms guess holds only until the first result: from there each result may raise a rank's
+  // cap 4x, up to kQueuedWorkNs of work per thread, and the first one also stands for the
+  // ranks that have not reported yet (else the waiting tasks all went to the first rank to
+  // report). With the guess merely moved 10% towards the results, the cap stayed at its minimum
+  // for dozens of 5 us tasks while ready tasks waited on rank 0.
   SchedulerHarness h({0, 1, 1});
-  for (int i = 0; i < 600; ++i) h.submit_plain();
-  auto first = h.dispatch();
-  ASSERT_EQ(first.size(), static_cast<std::size_t>(2 * Scheduler::kMinPerThread));
-  ObjectId on_rank1 = 0;
-  for (const auto& d : first)
-    if (d.rank == 1) on_rank1 = d.task.id;
-  ASSERT_NE(on_rank1, 0u);
-  h.succeed(1, on_rank1, "r", 5000);
-  const int expected = static_cast<int>(Scheduler::kQueuedWorkNs / 5000);
-  EXPECT_EQ(h.scheduler.cap(1), expected);
-  EXPECT_EQ(h.scheduler.cap(2), expected) << "no result from rank 2 yet: the first one stands";
-  auto next = h.dispatch();
-  EXPECT_EQ(h.scheduler.in_flight(1), expected);
-  EXPECT_EQ(h.scheduler.in_flight(2), expected);
-  EXPECT_EQ(next.size(),
-            static_cast<std::size_t>(2 * expected - (2 * Scheduler::kMinPerThread - 1)));
+  for (int i = 0; i < 2000; ++i) h.submit_plain();
+  std::map<int, std::deque<ObjectId>> running;
+  auto take = [&] {
+    for (const auto& d : h.dispatch()) running[d.rank].push_back(d.task.id);
+  };
+  take();
+  ASSERT_EQ(running[1].size(), static_cast<std::size_t>(Scheduler::kMinPerThread));
+  ASSERT_EQ(running[2].size(), static_cast<std::size_t>(Scheduler::kMinPerThread));
+  auto finish_one = [&](int rank, std::uint32_t ns) {
+    h.succeed(rank, running[rank].front(), "r", ns);
+    running[rank].pop_front();
+  };
+  finish_one(1, 5000);
+  EXPECT_EQ(h.scheduler.cap(1), 4 * Scheduler::kMinPerThread);
+  EXPECT_EQ(h.scheduler.cap(2), 4 * Scheduler::kMinPerThread) << "no result from rank 2 yet";
+  take();
+  EXPECT_EQ(h.scheduler.in_flight(2), 4 * Scheduler::kMinPerThread);
+  const int full = static_cast<int>(Scheduler::kQueuedWorkNs / 5000);
+  for (int round = 0; round < 3; ++round) {
+    finish_one(1, 5000);
+    finish_one(2, 5000);
+    take();
+  }
+  EXPECT_EQ(h.scheduler.cap(1), full);
+  EXPECT_EQ(h.scheduler.cap(2), full);
+  EXPECT_EQ(h.scheduler.in_flight(1), full) << "the queued tasks went out";
+  EXPECT_EQ(h.scheduler.in_flight(2), full);
 
-  ObjectId again = 0, on_rank2 = 0;
-  for (const auto& d : next) (d.rank == 1 ? again : on_rank2) = d.task.id;
-  h.succeed(2, on_rank2, "r", 20'000);  // rank 2's own first result replaces it
-  EXPECT_EQ(h.scheduler.cap(2), static_cast<int>(Scheduler::kQueuedWorkNs / 20'000));
-  h.succeed(1, again, "r", 1'000'000);  // later results are averaged as before
+  finish_one(1, 1'000'000);  // later results are averaged as before
   EXPECT_EQ(h.scheduler.cap(1),
             static_cast<int>(Scheduler::kQueuedWorkNs / (0.9 * 5000 + 0.1 * 1'000'000)));
+}
+
+TEST(SchedulerPlacement, OneShortTaskBeforeLongOnesSendsOutOnlyAFewMore) {
+  // A warm-up task of 1 us, then tasks of 100 ms: the long ones must stay queued on rank 0 for
+  // balance, not go out by the hundred on the strength of the warm-up.
+  SchedulerHarness h({0, 1, 1});
+  const ObjectId warm = h.submit_plain();
+  auto sent = h.dispatch();
+  ASSERT_EQ(sent.size(), 1u);
+  h.succeed(sent[0].rank, warm, "r", 1000);
+  for (int i = 0; i < 400; ++i) h.submit_plain();
+  std::map<int, std::deque<ObjectId>> running;
+  int most = 0;
+  for (int round = 0; round < 20; ++round) {
+    for (const auto& d : h.dispatch()) running[d.rank].push_back(d.task.id);
+    for (int rank = 1; rank <= 2; ++rank) {
+      most = std::max(most, h.scheduler.in_flight(rank));
+      if (running[rank].empty()) continue;
+      h.succeed(rank, running[rank].front(), "r", 100'000'000);
+      running[rank].pop_front();
+    }
+  }
+  EXPECT_LE(most, 4 * Scheduler::kMinPerThread) << "in flight on one rank at most";
+  EXPECT_EQ(h.scheduler.cap(1), Scheduler::kMinPerThread) << "back at the minimum";
+  EXPECT_EQ(h.scheduler.cap(2), Scheduler::kMinPerThread);
 }
 
 TEST(SchedulerPlacement, SingleProcessRunExecutesOnRankZero) {
