@@ -60,6 +60,10 @@ PendingCounters pending_counters() noexcept {
   Runtime* r = g_runtime.load(std::memory_order_acquire);
   return r ? r->pending_counters() : PendingCounters{};
 }
+CourtesyCounters courtesy_counters() noexcept {
+  Runtime* r = g_runtime.load(std::memory_order_acquire);
+  return r ? r->courtesy_counters() : CourtesyCounters{};
+}
 TransportCounters transport_counters() noexcept {
   Runtime* r = g_runtime.load(std::memory_order_acquire);
   return r ? r->transport_counters() : TransportCounters{};

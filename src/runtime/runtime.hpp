@@ -16,6 +16,7 @@
 #include <sched.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -89,6 +90,11 @@ class Runtime {
     std::lock_guard<std::mutex> lk(progress_mu_);
     return {transport_->has_doorbell(), transport_->messages_sent(), transport_->ring_messages(),
             transport_->ring_overflows(), transport_->doorbells_rung()};
+  }
+  CourtesyCounters courtesy_counters() const {
+    return {courtesy_pauses_.load(std::memory_order_relaxed),
+            graph_pauses_.load(std::memory_order_relaxed),
+            graph_woken_.load(std::memory_order_relaxed)};
   }
   PendingCounters pending_counters() const {
     return {max_pending_,
@@ -374,6 +380,14 @@ class Runtime {
   std::condition_variable sleep_cv_;
   std::atomic<bool> progress_sleeping_{false};
   std::atomic<bool> courtesy_sleeping_{false};
+  // Rank 0's driver waits in get() (or for room) for a graph of tasks, not one result: while it
+  // polls, the progress thread's courtesy pause lasts kGraphCourtesy, and the driver ends the
+  // pause when it stops waiting (end_graph_wait).
+  std::atomic<bool> driver_graph_wait_{false};
+  static constexpr std::size_t kGraphWaitTasks = 16;  // tasks unfinished when the wait begins
+  static constexpr std::chrono::microseconds kGraphCourtesy{5000};
+  void end_graph_wait();
+  std::atomic<std::uint64_t> courtesy_pauses_{0}, graph_pauses_{0}, graph_woken_{0};
   // Threads polling for progress on their own (idle pool threads, waiters in get): while there
   // are any, the progress thread steps aside so the polling threads get the cores.
   std::atomic<int> pollers_{0};

@@ -323,6 +323,19 @@ bool Runtime::wait_until(Done&& done, Deadline deadline, ObjectId single, bool o
             std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
     }
   } blocked_time;
+  // A driver waiting for a graph (many tasks unfinished) lets the progress thread pause long.
+  struct GraphWait {
+    Runtime* rt = nullptr;
+    ~GraphWait() {
+      if (rt) rt->end_graph_wait();
+    }
+  } graph_wait;
+  if (!on_pool && layout_.rank == 0 && scheduler_ &&
+      unfinished_.load(std::memory_order_relaxed) >= kGraphWaitTasks &&
+      !driver_graph_wait_.load(std::memory_order_relaxed)) {
+    driver_graph_wait_.store(true, std::memory_order_seq_cst);
+    graph_wait.rt = this;
+  }
   for (;;) {
     poller.set(true);
     const std::uint64_t gen = single ? table_.generation_for(single) : table_.generation();

@@ -176,6 +176,14 @@ struct PendingCounters {
 };
 PendingCounters pending_counters() noexcept;
 
+/// This rank's progress thread stepping aside for threads that poll themselves (tests).
+struct CourtesyCounters {
+  std::uint64_t pauses = 0;        // pauses while another thread polled
+  std::uint64_t graph_pauses = 0;  // of them, long ones: rank 0's driver waited for a graph
+  std::uint64_t graph_woken = 0;   // of those, ended by the driver when its wait ended
+};
+CourtesyCounters courtesy_counters() noexcept;
+
 /// Messages this rank sent so far, by path (tests and statistics).
 struct TransportCounters {
   bool rings = false;               // this node's ranks exchange messages through shared rings
