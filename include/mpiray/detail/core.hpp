@@ -180,7 +180,7 @@ PendingCounters pending_counters() noexcept;
 struct CourtesyCounters {
   std::uint64_t pauses = 0;        // pauses while another thread polled
   std::uint64_t graph_pauses = 0;  // of them, long ones: rank 0's driver waited for a graph
-  std::uint64_t graph_woken = 0;   // of those, ended by the driver when its wait ended
+  std::uint64_t graph_woken = 0;   // of those, ended early: woken by the driver
 };
 CourtesyCounters courtesy_counters() noexcept;
 
