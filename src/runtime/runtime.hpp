@@ -127,6 +127,8 @@ class Runtime {
   bool flush_outboxes();
   /// Wakes the progress thread if it sleeps; `strong` also ends a courtesy pause.
   void kick(bool strong = false);
+  /// Ends the progress thread's sleep or pause (sets kicked_ under sleep_mu_ and notifies).
+  void wake_progress_thread();
   void progress_loop(const std::atomic<bool>& stop);
   /// Rank 0 with tasks in flight naps at most 100 µs: the workers hold about 1 ms of queued work
   /// (the scheduler's cap), and a scheduler asleep for a whole back-off step (1 ms) let them run

@@ -19,28 +19,24 @@ void Runtime::kick(bool strong) {
   if (pool_) pool_->kick();
   const bool progress_waits = progress_sleeping_.load(std::memory_order_acquire) ||
                               (strong && courtesy_sleeping_.load(std::memory_order_acquire));
-  if (progress_waits) {
-    {
-      std::lock_guard<std::mutex> lk(sleep_mu_);
-      kicked_ = true;
-    }
-    sleep_cv_.notify_one();
-  }
+  if (progress_waits) wake_progress_thread();
   // One doorbell wake-up serves both a sleeping progress thread and a driver asleep in get().
   if (transport_->has_doorbell() &&
       (progress_waits || door_listeners_.load(std::memory_order_acquire) > 0))
     transport_->wake_waiter();
 }
 
+void Runtime::wake_progress_thread() {
+  {
+    std::lock_guard<std::mutex> lk(sleep_mu_);
+    kicked_ = true;
+  }
+  sleep_cv_.notify_one();
+}
+
 void Runtime::end_graph_wait() {
   driver_graph_wait_.store(false, std::memory_order_seq_cst);
-  if (courtesy_sleeping_.load(std::memory_order_seq_cst)) {
-    {
-      std::lock_guard<std::mutex> lk(sleep_mu_);
-      kicked_ = true;
-    }
-    sleep_cv_.notify_one();
-  }
+  if (courtesy_sleeping_.load(std::memory_order_seq_cst)) wake_progress_thread();
 }
 
 bool Runtime::try_progress() {

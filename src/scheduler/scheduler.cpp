@@ -392,18 +392,18 @@ void Scheduler::on_result(int rank, ObjectId id, std::uint32_t exec_ns, ObjectPt
   // hundreds that then wait on one rank while another is idle (2x: the first rows of a stencil
   // went out in patterns that placement then kept fragmented).
   const double ns = static_cast<double>(exec_ns);
-  if (!r.measured && !any_measured_) {
+  auto update_cap = [](RankState& s) { s.cap = std::min(cap_for(s.threads, s.avg_ns), 4 * s.cap); };
+  if (!r.measured && std::none_of(executors_.begin(), executors_.end(),
+                                  [&](int q) { return ranks_[q].measured; })) {
     for (int q : executors_) {
       if (q == rank) continue;
-      RankState& other = ranks_[q];
-      other.avg_ns = ns;
-      other.cap = std::min(cap_for(other.threads, ns), 4 * other.cap);
+      ranks_[q].avg_ns = ns;
+      update_cap(ranks_[q]);
     }
-    any_measured_ = true;
   }
   r.avg_ns = r.measured ? 0.9 * r.avg_ns + 0.1 * ns : ns;
   r.measured = true;
-  r.cap = std::min(cap_for(r.threads, r.avg_ns), 4 * r.cap);
+  update_cap(r);
   auto it = tasks_.find(id);
   if (it == tasks_.end()) return;
   TaskRecord* t = it->second.get();

@@ -209,7 +209,6 @@ class Scheduler {
   std::deque<TaskRecord*> local_ready_;  // ready, with a preferred rank
   std::deque<TaskRecord*> urgent_;       // submitted from inside tasks: not held back by caps
   std::vector<ObjectId> completed_;
-  bool any_measured_ = false;    // a result came from some rank (see on_result)
   bool predispatch_on_ = false;  // the runtime turns it on (multi-rank jobs)
   std::vector<ObjectId> check_;  // tasks waiting for arguments: may now go out early
   // Scratch space kept between tasks (no allocation per task on rank 0's per-task path).
