@@ -160,12 +160,15 @@ void Runtime::run_job(Job& job) {
 std::size_t Runtime::max_pending_from_env(std::size_t executor_threads) {
   // A graph submitted in one loop used to be held whole on rank 0 (160,000 stencil tasks: tables
   // of that many entries, page faults as they grew, cache misses in every lookup), while the
-  // workers could only ever use a few thousand of them at a time. 8192 measured best at np 3 on
-  // the 2-core VM (long graphs of ~1 us tasks: median wall of four launches 405 against 465 ms
-  // with no limit, 4096 alike, 32768 no better; 400,000 tasks: rank 0 25 MB resident against
-  // 177 MB). Larger jobs get 256 per task thread: far more than the scheduler keeps queued on a
-  // thread.
-  const std::size_t dflt = std::max<std::size_t>(8192, 256 * executor_threads);
+  // workers could only ever use a few thousand of them at a time. 256 per task thread, at least
+  // 2048: far more than the scheduler keeps queued on a thread, and the tables stay in cache.
+  // np 3 on the 2-core VM (2 task threads), against the earlier floor of 8192: a 400,000-task
+  // stencil of ~1 us tasks ran in 645-665 ms against 746-790 (three interleaved launches; no
+  // limit was slower still and held 177 MB on rank 0 against 25 MB); bench_metg's stencil METG
+  // median 5.4 against 5.9 us (six launches), trivial alike (2.7). A floor of 1024 was as good
+  // for the stencil but made the trivial pattern 15% worse (its driver then waits for room
+  // every 256 tasks).
+  const std::size_t dflt = std::max<std::size_t>(2048, 256 * executor_threads);
   const char* v = std::getenv("MPIRAY_MAX_PENDING");
   if (!v || !*v) return dflt;
   char* end = nullptr;

@@ -4,12 +4,15 @@
 // `--mpiray-threads N`, passed explicitly here), against the union of the node's ranks' affinity
 // masks (ranks bound one per core do not share). MPIRAY_WORKER_RELEASE=0/1 overrides the
 // default. The program computes the expected setting itself with MPI and prints
-// "release_default_probe: OK" when the runtime agrees.
+// "release_default_probe: OK" when the runtime agrees. It also checks the driver's default limit
+// on pending tasks (no MPIRAY_MAX_PENDING): 256 per task thread of the job, at least 2048.
 
 #include <mpi.h>
 #include <sched.h>
 #include <mpiray/mpiray.hpp>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -58,8 +61,18 @@ int main(int argc, char** argv) {
   const char* env = std::getenv("MPIRAY_WORKER_RELEASE");
   const bool expected =
       size > 1 && (env && *env ? std::string(env) != "0" : (!shared || own_cores));
+  const std::size_t exec_threads =
+      static_cast<std::size_t>(size == 1 ? threads : (size - 1) * threads);
+  const std::size_t expected_limit = std::max<std::size_t>(2048, 256 * exec_threads);
   int code = 0;
   mpiray::run(argc, argv, [&] {
+    const std::size_t limit = mpiray::detail::pending_counters().limit;
+    if (limit != expected_limit) {
+      std::printf("release_default_probe: FAILED: pending-task limit %zu, expected %zu\n", limit,
+                  expected_limit);
+      code = 1;
+      return;
+    }
     const bool enabled = mpiray::detail::release_counters().enabled;
     if (enabled == expected) {
       std::printf("release_default_probe: OK on %d ranks (release %s, cores %s%s)\n", size,
