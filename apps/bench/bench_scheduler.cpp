@@ -15,8 +15,9 @@
 // with the ranks its executor served (Scheduler::on_result), and the driver drops its handles to
 // the previous row. The graph is bench_metg's: width columns over steps rows, stencil pattern
 // ((t, i) depends on (t-1, i-1..i+1)) or trivial (no dependencies); two executor ranks of one
-// thread. The whole graph is submitted first (as bench_metg does), then the results arrive in
-// submission order, a dispatch round after every 8 results (a sweep's worth).
+// thread. The driver submits while fewer than --max-pending tasks are unfinished (the runtime's
+// limit, default 2048), then results arrive in submission order until a quarter of the limit is
+// free, a dispatch round after every 8 results (a sweep's worth).
 //
 // Prints `metric=<name> value=<ns per task> unit=ns` (median of --reps):
 //   sched_stencil_ahead_ns   stencil, worker-side release on (tasks sent ahead of arguments)
@@ -104,7 +105,7 @@ double timing_cost() {
 }
 
 // Returns rank 0's time per task in ns; checks that every task completed.
-double run(Mode mode, long width, long steps) {
+double run(Mode mode, long width, long steps, long max_pending) {
   Sim s;
   const bool stencil = mode != Mode::kTrivial;
   s.sched.set_predispatch(mode == Mode::kStencilAhead);
@@ -118,10 +119,56 @@ double run(Mode mode, long width, long steps) {
     backlog.clear();
     s.dispatch();
   };
+  // The simulated workers: each runs, in arrival order, the first task whose arguments are made.
+  std::vector<char> done(static_cast<std::size_t>(tasks) + 1, 0);
+  auto runnable = [&](ObjectId id) {
+    if (!stencil || id <= static_cast<ObjectId>(width)) return true;
+    const long t = static_cast<long>(id - 1) / width, i = static_cast<long>(id - 1) % width;
+    for (long d = std::max(0L, i - 1); d <= std::min(width - 1, i + 1); ++d)
+      if (!done[static_cast<std::size_t>((t - 1) * width + d + 1)]) return false;
+    return true;
+  };
+  const std::vector<int> served = {1, 2};
+  long results = 0;
+  // Results come back until at most `pending` tasks are unfinished (as the driver's wait for
+  // room and its final get).
+  auto run_until = [&](long pending) {
+    while (static_cast<long>(s.next_id) - results > pending) {
+      bool progress = false;
+      for (int rank = 1; rank <= 2; ++rank) {
+        auto& q = s.queue[static_cast<std::size_t>(rank)];
+        std::size_t& h = s.head[static_cast<std::size_t>(rank)];
+        while (h < q.size() && done[q[h]]) ++h;
+        for (std::size_t k = h; k < q.size(); ++k) {
+          const ObjectId id = q[k];
+          if (done[id] || !runnable(id)) continue;
+          done[id] = 1;
+          auto out = std::make_shared<ObjectData>();
+          out->bytes.assign(std::string_view("0123456789abcdef", 16));
+          s.timed([&] { s.sched.on_result(rank, id, 2000, std::move(out), served); });
+          progress = true;
+          if (++results % 8 == 0) s.dispatch();
+          break;
+        }
+      }
+      if (!progress) {
+        const std::size_t before = s.sent;
+        s.dispatch();
+        if (s.sent == before) {
+          std::cerr << "bench_scheduler: WRONG: stuck after " << results << " results\n";
+          std::exit(1);
+        }
+      }
+    }
+  };
   std::vector<ObjectId> prev, cur;
   for (long t = 0; t < steps; ++t) {
     cur.clear();
     for (long i = 0; i < width; ++i) {
+      if (max_pending > 0 && static_cast<long>(s.next_id) - results >= max_pending) {
+        flush_backlog();  // the driver waits for room: a quarter of the limit
+        run_until(max_pending - max_pending / 4);
+      }
       s.timed([&] {
         const ObjectId id = ++s.next_id;
         auto rec = std::make_unique<TaskRecord>();
@@ -153,44 +200,7 @@ double run(Mode mode, long width, long steps) {
     prev.swap(cur);
   }
   flush_backlog();
-  // The simulated workers: each runs, in arrival order, the first task whose arguments are made.
-  std::vector<char> done(static_cast<std::size_t>(tasks) + 1, 0);
-  auto runnable = [&](ObjectId id) {
-    if (!stencil || id <= static_cast<ObjectId>(width)) return true;
-    const long t = static_cast<long>(id - 1) / width, i = static_cast<long>(id - 1) % width;
-    for (long d = std::max(0L, i - 1); d <= std::min(width - 1, i + 1); ++d)
-      if (!done[static_cast<std::size_t>((t - 1) * width + d + 1)]) return false;
-    return true;
-  };
-  const std::vector<int> served = {1, 2};
-  long results = 0;
-  while (results < tasks) {
-    bool progress = false;
-    for (int rank = 1; rank <= 2; ++rank) {
-      auto& q = s.queue[static_cast<std::size_t>(rank)];
-      std::size_t& h = s.head[static_cast<std::size_t>(rank)];
-      while (h < q.size() && done[q[h]]) ++h;
-      for (std::size_t k = h; k < q.size(); ++k) {
-        const ObjectId id = q[k];
-        if (done[id] || !runnable(id)) continue;
-        done[id] = 1;
-        auto out = std::make_shared<ObjectData>();
-        out->bytes.assign(std::string_view("0123456789abcdef", 16));
-        s.timed([&] { s.sched.on_result(rank, id, 2000, std::move(out), served); });
-        progress = true;
-        if (++results % 8 == 0) s.dispatch();
-        break;
-      }
-    }
-    if (!progress) {
-      const std::size_t before = s.sent;
-      s.dispatch();
-      if (s.sent == before) {
-        std::cerr << "bench_scheduler: WRONG: stuck after " << results << " results\n";
-        std::exit(1);
-      }
-    }
-  }
+  run_until(0);
   s.dispatch();
   s.timed([&] {
     for (ObjectId id : prev) s.table.release(id);
@@ -209,15 +219,18 @@ int main(int argc, char** argv) {
   if (mpiray::help_requested(argc, argv)) {
     std::cout << "bench_scheduler: rank 0's scheduler and object-table cost per task, one thread,\n"
                  "no MPI (the workers' replies are simulated)\n"
-                 "usage: bench_scheduler [--width W] [--steps S] [--reps R]\n"
-                 "  --width W   columns of the task graph (default 8, bench_metg's at np 3)\n"
-                 "  --steps S   rows (default 2000)\n"
-                 "  --reps R    repetitions, medians are printed (default 7)\n";
+                 "usage: bench_scheduler [--width W] [--steps S] [--reps R] [--max-pending P]\n"
+                 "  --width W        columns of the task graph (default 8, bench_metg's at np 3)\n"
+                 "  --steps S        rows (default 2000)\n"
+                 "  --reps R         repetitions, medians are printed (default 7)\n"
+                 "  --max-pending P  the driver's pending-task limit (default 2048, the runtime's\n"
+                 "                   default with two task threads; 0: submit the whole graph first)\n";
     return 0;
   }
   const long width = std::max(1L, arg_long(argc, argv, "--width", 8));
   const long steps = std::max(2L, arg_long(argc, argv, "--steps", 2000));
   const int reps = static_cast<int>(std::max(1L, arg_long(argc, argv, "--reps", 7)));
+  const long max_pending = std::max(0L, arg_long(argc, argv, "--max-pending", 2048));
   const struct {
     Mode mode;
     const char* metric;
@@ -225,12 +238,13 @@ int main(int argc, char** argv) {
                {Mode::kStencilCentral, "sched_stencil_central_ns"},
                {Mode::kTrivial, "sched_trivial_ns"}};
   std::cout << "# bench_scheduler: width=" << width << " steps=" << steps << " reps=" << reps
+            << " max_pending=" << max_pending
             << " (medians; ns of rank 0's scheduler and object table per task)" << std::endl;
-  run(Mode::kStencilAhead, width, steps);  // warm-up: allocator, caches
+  run(Mode::kStencilAhead, width, steps, max_pending);  // warm-up: allocator, caches
   std::cout << "# timing one block costs " << timing_cost() << " ns (subtracted)" << std::endl;
   for (const auto& m : modes) {
     std::vector<double> v;
-    for (int r = 0; r < reps; ++r) v.push_back(run(m.mode, width, steps));
+    for (int r = 0; r < reps; ++r) v.push_back(run(m.mode, width, steps, max_pending));
     print_metric(m.metric, median(v), "ns");
   }
   return 0;
