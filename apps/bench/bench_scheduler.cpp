@@ -69,6 +69,9 @@ struct Sim {
   std::vector<std::vector<ObjectId>> queue{3};  // per executor: tasks in the order they came
   std::vector<std::size_t> head = {0, 0, 0};    // per executor: first entry not yet run
   double ns = 0;                                // rank 0's time (simulated workers excluded)
+  std::vector<mpiray::detail::DepMessage> dep_messages;
+  std::vector<ObjectId> completed;
+  std::vector<std::unique_ptr<TaskRecord>> spares;
   long timings = 0;
 
   template <class F>
@@ -84,8 +87,8 @@ struct Sim {
         rank_of[t.id] = rank;
         queue[static_cast<std::size_t>(rank)].push_back(t.id);
       });
-      sched.take_dep_messages();
-      sched.take_completed();
+      sched.take_dep_messages(dep_messages);  // as the runtime: capacities kept
+      sched.take_completed(completed);
     });
   }
 };
@@ -171,7 +174,15 @@ double run(Mode mode, long width, long steps, long max_pending) {
       }
       s.timed([&] {
         const ObjectId id = ++s.next_id;
-        auto rec = std::make_unique<TaskRecord>();
+        // As the runtime: a finished task's emptied record when there is one.
+        if (s.spares.empty()) s.sched.take_spares(s.spares, Scheduler::kMaxSpares);
+        std::unique_ptr<TaskRecord> rec;
+        if (s.spares.empty()) {
+          rec = std::make_unique<TaskRecord>();
+        } else {
+          rec = std::move(s.spares.back());
+          s.spares.pop_back();
+        }
         rec->id = id;
         rec->func_id = s.func;
         s.w.clear();
@@ -217,14 +228,15 @@ double run(Mode mode, long width, long steps, long max_pending) {
 
 int main(int argc, char** argv) {
   if (mpiray::help_requested(argc, argv)) {
-    std::cout << "bench_scheduler: rank 0's scheduler and object-table cost per task, one thread,\n"
-                 "no MPI (the workers' replies are simulated)\n"
-                 "usage: bench_scheduler [--width W] [--steps S] [--reps R] [--max-pending P]\n"
-                 "  --width W        columns of the task graph (default 8, bench_metg's at np 3)\n"
-                 "  --steps S        rows (default 2000)\n"
-                 "  --reps R         repetitions, medians are printed (default 7)\n"
-                 "  --max-pending P  the driver's pending-task limit (default 2048, the runtime's\n"
-                 "                   default with two task threads; 0: submit the whole graph first)\n";
+    std::cout
+        << "bench_scheduler: rank 0's scheduler and object-table cost per task, one thread,\n"
+           "no MPI (the workers' replies are simulated)\n"
+           "usage: bench_scheduler [--width W] [--steps S] [--reps R] [--max-pending P]\n"
+           "  --width W        columns of the task graph (default 8, bench_metg's at np 3)\n"
+           "  --steps S        rows (default 2000)\n"
+           "  --reps R         repetitions, medians are printed (default 7)\n"
+           "  --max-pending P  the driver's pending-task limit (default 2048, the runtime's\n"
+           "                   default with two task threads; 0: submit the whole graph first)\n";
     return 0;
   }
   const long width = std::max(1L, arg_long(argc, argv, "--width", 8));

@@ -195,6 +195,10 @@ class Runtime {
                                                                     // waiters point into them)
   Writer dep_rewrite_;               // finish_dep_job's scratch, under dep_mu_
   std::vector<int> served_scratch_;  // rank 0: a result's served ranks (progress lock)
+  // Rank 0, progress lock: the scheduler's output of a sweep, capacities kept between sweeps
+  // (a fresh vector each time was one of rank 0's allocations per few tasks).
+  std::vector<DepMessage> dep_msgs_scratch_;
+  std::vector<ObjectId> completed_scratch_;
   using DepWaiters = boost::container::small_vector<DepJob*, 2>;
   std::pmr::unordered_map<ObjectId, DepWaiters> dep_waiters_{&dep_pool_};  // by missing argument
   std::pmr::unordered_map<ObjectId, ObjectPtr> dep_values_{&dep_pool_};    // for tasks still coming
@@ -346,6 +350,9 @@ class Runtime {
   std::mutex intake_mu_;
   std::vector<std::unique_ptr<TaskRecord>> intake_;  // rank 0: submissions not yet scheduled
   std::atomic<std::size_t> intake_size_{0};          // lets sweeps skip the lock when empty
+  // Emptied records of finished tasks for the next submissions (under intake_mu_): a sweep
+  // moves them from the scheduler, and each submission takes the one the next will fill.
+  std::vector<std::unique_ptr<TaskRecord>> record_spares_;
   // Taken from intake_, not yet given to the scheduler (progress lock): scheduled and
   // dispatched kIntakeChunk tasks at a time (see schedule_backlog).
   std::deque<std::unique_ptr<TaskRecord>> backlog_;

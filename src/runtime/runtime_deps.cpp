@@ -162,7 +162,8 @@ void Runtime::handle_dep_done(Reader& r) {
 }
 
 void Runtime::send_dep_messages() {
-  std::vector<DepMessage> msgs = scheduler_->take_dep_messages();
+  std::vector<DepMessage>& msgs = dep_msgs_scratch_;
+  scheduler_->take_dep_messages(msgs);
   if (msgs.empty()) return;
   std::lock_guard<std::mutex> lk(outbox_mu_);
   for (const DepMessage& m : msgs) {
@@ -182,6 +183,7 @@ void Runtime::send_dep_messages() {
         break;
     }
   }
+  msgs.clear();  // drops the outcomes they hold now
   outbox_dirty_.store(true, std::memory_order_release);
 }
 

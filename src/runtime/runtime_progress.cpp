@@ -81,6 +81,7 @@ bool Runtime::sweep() {
     for (auto& t : intake_) backlog_.push_back(std::move(t));
     intake_.clear();
     intake_size_.store(0, std::memory_order_release);
+    scheduler_->take_spares(record_spares_, Scheduler::kMaxSpares);
   }
   did = (transport_->poll(
              [this](int src, const char* d, std::size_t n) { handle_message(src, d, n); }) > 0) ||
@@ -123,8 +124,8 @@ bool Runtime::schedule_backlog() {
     did = did || n > 0 || sent > 0;
     if (!backlog_.empty()) flush_outboxes();
   } while (!backlog_.empty());
-  std::vector<ObjectId> completed = scheduler_->take_completed();
-  if (!completed.empty()) answer_waiters(completed);
+  scheduler_->take_completed(completed_scratch_);
+  if (!completed_scratch_.empty()) answer_waiters(completed_scratch_);
   unfinished_.store(
       scheduler_->outstanding() + backlog_.size() + intake_size_.load(std::memory_order_acquire),
       std::memory_order_release);

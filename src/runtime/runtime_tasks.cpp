@@ -232,7 +232,9 @@ ObjectId Runtime::submit(TaskSubmission&& s) {
   }
   const ObjectId id = new_id();
   if (layout_.rank == 0) {
-    auto t = std::make_unique<TaskRecord>();
+    // A finished task's record when the last submission of this thread got one (see below).
+    thread_local std::unique_ptr<TaskRecord> spare;
+    std::unique_ptr<TaskRecord> t = spare ? std::move(spare) : std::make_unique<TaskRecord>();
     t->id = id;
     t->func_id = s.func_id;
     t->args = std::move(s.args);
@@ -249,6 +251,10 @@ ObjectId Runtime::submit(TaskSubmission&& s) {
     {
       std::lock_guard<std::mutex> lk(intake_mu_);
       intake_.push_back(std::move(t));
+      if (!record_spares_.empty()) {  // for this thread's next submission, under the same lock
+        spare = std::move(record_spares_.back());
+        record_spares_.pop_back();
+      }
       first = intake_.size() == 1;
       full = intake_.size() >= kIntakeChunk;
       intake_size_.store(intake_.size(), std::memory_order_release);

@@ -495,8 +495,54 @@ void Scheduler::complete_task(TaskRecord* t, ObjectPtr outcome,
   t->contained.clear();
   table_.complete(id, outcome);
   completed_.push_back(id);
-  tasks_.erase(id);
+  retire(id);
   work.emplace_back(id, std::move(outcome));
+}
+
+void Scheduler::retire(ObjectId id) {
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return;
+  std::unique_ptr<TaskRecord> t = std::move(it->second);
+  tasks_.erase(it);
+  if (spares_.size() >= kMaxSpares) return;
+  t->reset();
+  spares_.push_back(std::move(t));
+}
+
+void TaskRecord::reset() {
+  // Every field, as a new record has it. sizeof changes when a field is added: then add it here.
+#if defined(__x86_64__) && defined(__GLIBCXX__)
+  static_assert(sizeof(TaskRecord) == 352, "a field was added to TaskRecord: reset it here");
+#endif
+  id = 0;
+  unresolved = 0;
+  unsent_producers = 0;
+  running_on = -1;
+  pin = -1;
+  retries_left = 0;
+  attempt = 0;
+  submitter = 0;
+  preferred = -1;
+  predispatched = false;
+  held_back = false;
+  sent_once = false;
+  nested = false;
+  func_id = 0;
+  parent = 0;
+  constexpr std::size_t kKeep = 4096;  // bytes of argument buffer kept for the next task
+  if (args.capacity() > kKeep) {
+    std::string().swap(args);
+  } else {
+    args.clear();
+  }
+  name.clear();
+  if (name.capacity() > kKeep) std::string().swap(name);
+  deps.clear();
+  submit_holds.clear();
+  contained.clear();
+  remote_deps.clear();
+  consumers.clear();
+  push_asked.clear();
 }
 
 void Scheduler::release_waiters(std::vector<std::pair<ObjectId, ObjectPtr>>& work) {
