@@ -33,7 +33,8 @@ void encode_one_arg(Writer& w, A&& a) {
   if constexpr (IsObjectRef<D>::value && !IsObjectRef<Param>::value) {
     static_assert(std::is_same_v<typename D::value_type, Param>,
                   "mpiray: an ObjectRef<T> argument must have exactly the parameter's type T");
-    if (!a.valid()) throw ObjectError("mpiray: an empty ObjectRef was passed as a task argument");
+    if (!a.valid())
+      throw ObjectError("mpiray: an empty ObjectRef was passed as a task argument");
     w.put(ArgKind::kRef);
     w.put<ObjectId>(a.id());
   } else {
@@ -140,7 +141,7 @@ TaskBuilder<R (*)(P...)> task(R (*f)(P...) noexcept) {
 
 }  // namespace mpiray
 
-#define MPIRAY_DETAIL_REG1(f)                                            \
+#define MPIRAY_DETAIL_REG1(f)                                               \
   static const bool MPIRAY_DETAIL_CAT(mpiray_registered_, __COUNTER__) = \
       ::mpiray::detail::register_remote<f>(#f)
 
@@ -151,58 +152,30 @@ TaskBuilder<R (*)(P...)> task(R (*f)(P...) noexcept) {
 
 #define MPIRAY_DETAIL_EXPAND(x) x
 #define MPIRAY_DETAIL_FE_1(m, a) m(a)
-#define MPIRAY_DETAIL_FE_2(m, a, ...) \
-  m(a);                               \
-  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_1(m, __VA_ARGS__))
-#define MPIRAY_DETAIL_FE_3(m, a, ...) \
-  m(a);                               \
-  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_2(m, __VA_ARGS__))
-#define MPIRAY_DETAIL_FE_4(m, a, ...) \
-  m(a);                               \
-  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_3(m, __VA_ARGS__))
-#define MPIRAY_DETAIL_FE_5(m, a, ...) \
-  m(a);                               \
-  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_4(m, __VA_ARGS__))
-#define MPIRAY_DETAIL_FE_6(m, a, ...) \
-  m(a);                               \
-  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_5(m, __VA_ARGS__))
-#define MPIRAY_DETAIL_FE_7(m, a, ...) \
-  m(a);                               \
-  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_6(m, __VA_ARGS__))
-#define MPIRAY_DETAIL_FE_8(m, a, ...) \
-  m(a);                               \
-  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_7(m, __VA_ARGS__))
-#define MPIRAY_DETAIL_FE_9(m, a, ...) \
-  m(a);                               \
-  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_8(m, __VA_ARGS__))
-#define MPIRAY_DETAIL_FE_10(m, a, ...) \
-  m(a);                                \
-  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_9(m, __VA_ARGS__))
-#define MPIRAY_DETAIL_FE_11(m, a, ...) \
-  m(a);                                \
-  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_10(m, __VA_ARGS__))
-#define MPIRAY_DETAIL_FE_12(m, a, ...) \
-  m(a);                                \
-  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_11(m, __VA_ARGS__))
-#define MPIRAY_DETAIL_FE_13(m, a, ...) \
-  m(a);                                \
-  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_12(m, __VA_ARGS__))
-#define MPIRAY_DETAIL_FE_14(m, a, ...) \
-  m(a);                                \
-  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_13(m, __VA_ARGS__))
-#define MPIRAY_DETAIL_FE_15(m, a, ...) \
-  m(a);                                \
-  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_14(m, __VA_ARGS__))
-#define MPIRAY_DETAIL_FE_16(m, a, ...) \
-  m(a);                                \
-  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_15(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_2(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_1(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_3(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_2(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_4(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_3(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_5(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_4(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_6(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_5(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_7(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_6(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_8(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_7(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_9(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_8(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_10(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_9(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_11(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_10(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_12(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_11(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_13(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_12(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_14(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_13(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_15(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_14(m, __VA_ARGS__))
+#define MPIRAY_DETAIL_FE_16(m, a, ...) m(a); MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_15(m, __VA_ARGS__))
 #define MPIRAY_DETAIL_FE_PICK(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, \
-                              _16, NAME, ...)                                                   \
+                              _16, NAME, ...)                                                  \
   NAME
 #define MPIRAY_DETAIL_FOR_EACH(m, ...)                                                    \
-  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_PICK(                                             \
-      __VA_ARGS__, MPIRAY_DETAIL_FE_16, MPIRAY_DETAIL_FE_15, MPIRAY_DETAIL_FE_14,         \
-      MPIRAY_DETAIL_FE_13, MPIRAY_DETAIL_FE_12, MPIRAY_DETAIL_FE_11, MPIRAY_DETAIL_FE_10, \
-      MPIRAY_DETAIL_FE_9, MPIRAY_DETAIL_FE_8, MPIRAY_DETAIL_FE_7, MPIRAY_DETAIL_FE_6,     \
-      MPIRAY_DETAIL_FE_5, MPIRAY_DETAIL_FE_4, MPIRAY_DETAIL_FE_3, MPIRAY_DETAIL_FE_2,     \
-      MPIRAY_DETAIL_FE_1, unused)(m, __VA_ARGS__))
+  MPIRAY_DETAIL_EXPAND(MPIRAY_DETAIL_FE_PICK(__VA_ARGS__, MPIRAY_DETAIL_FE_16, MPIRAY_DETAIL_FE_15, \
+                                             MPIRAY_DETAIL_FE_14, MPIRAY_DETAIL_FE_13,            \
+                                             MPIRAY_DETAIL_FE_12, MPIRAY_DETAIL_FE_11,            \
+                                             MPIRAY_DETAIL_FE_10, MPIRAY_DETAIL_FE_9,             \
+                                             MPIRAY_DETAIL_FE_8, MPIRAY_DETAIL_FE_7,              \
+                                             MPIRAY_DETAIL_FE_6, MPIRAY_DETAIL_FE_5,              \
+                                             MPIRAY_DETAIL_FE_4, MPIRAY_DETAIL_FE_3,              \
+                                             MPIRAY_DETAIL_FE_2, MPIRAY_DETAIL_FE_1, unused)(m, __VA_ARGS__))
