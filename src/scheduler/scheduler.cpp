@@ -1,6 +1,7 @@
 #include "scheduler/scheduler.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 #include <utility>
 
 #include "mpiray/detail/buffer.hpp"
@@ -62,7 +63,7 @@ ObjectPtr Scheduler::make_error(const TaskRecord& t, std::string type, std::stri
 
 void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
   TaskRecord* t = owned.get();
-  tasks_[t->id] = std::move(owned);
+  tasks_.insert(std::move(owned));
   // The submitter held its arguments until now (its ObjectRefs may be gone already); from here
   // on the task's own references keep them.
   struct DropHolds {
@@ -136,8 +137,8 @@ void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
       auto& waiters = waiting_on_[t->deps[i]];
       waiters.push_back(t->id);
       if (predispatch_on_) {
-        auto p = tasks_.find(t->deps[i]);
-        if (p != tasks_.end() && !p->second->sent_once) ++t->unsent_producers;
+        const TaskRecord* p = tasks_.find(t->deps[i]);
+        if (p && !p->sent_once) ++t->unsent_producers;
       }
     }
   }
@@ -236,12 +237,12 @@ int Scheduler::predispatch_rank(const TaskRecord& t, int* room_rank) {
   counts.clear();
   for (ObjectId dep : t.deps) {
     // A task still listed has not completed: only other arguments need the object table.
-    auto it = tasks_.find(dep);
-    if (it == tasks_.end()) {
+    const TaskRecord* producer = tasks_.find(dep);
+    if (!producer) {
       if (table_.try_get(dep)) continue;
       return -1;  // not made by a task (an actor call's result): waits here
     }
-    const TaskRecord& p = *it->second;
+    const TaskRecord& p = *producer;
     if (p.running_on < 0 || p.retries_left > 0) return -1;
     auto c = std::find_if(counts.begin(), counts.end(),
                           [&](const auto& x) { return x.first == p.running_on; });
@@ -361,7 +362,9 @@ void Scheduler::prepare_predispatch(TaskRecord* t, int rank) {
   rewrite_args(t, [&](Writer& w, ObjectId id) {
     w.put(ArgKind::kRef);  // the executor waits for it
     w.put(id);
-    TaskRecord& p = *tasks_.at(id);
+    TaskRecord* producer = tasks_.find(id);  // a missing argument: its producer is in flight
+    if (!producer) throw std::logic_error("mpiray: a task sent ahead waits for a non-task object");
+    TaskRecord& p = *producer;
     if (std::find(p.consumers.begin(), p.consumers.end(), rank) != p.consumers.end()) return;
     p.consumers.push_back(rank);
     if (p.running_on != rank) {
@@ -404,9 +407,8 @@ void Scheduler::on_result(int rank, ObjectId id, std::uint32_t exec_ns, ObjectPt
   r.avg_ns = r.measured ? 0.9 * r.avg_ns + 0.1 * ns : ns;
   r.measured = true;
   update_cap(r);
-  auto it = tasks_.find(id);
-  if (it == tasks_.end()) return;
-  TaskRecord* t = it->second.get();
+  TaskRecord* t = tasks_.find(id);
+  if (!t) return;
   if (t->predispatched && t->unresolved > 0) {
     // Done before rank 0 saw all its arguments made (they came from other ranks).
     t->unresolved = 0;
@@ -500,11 +502,8 @@ void Scheduler::complete_task(TaskRecord* t, ObjectPtr outcome,
 }
 
 void Scheduler::retire(ObjectId id) {
-  auto it = tasks_.find(id);
-  if (it == tasks_.end()) return;
-  std::unique_ptr<TaskRecord> t = std::move(it->second);
-  tasks_.erase(it);
-  if (spares_.size() >= kMaxSpares) return;
+  std::unique_ptr<TaskRecord> t = tasks_.extract(id);
+  if (!t || spares_.size() >= kMaxSpares) return;
   t->reset();
   spares_.push_back(std::move(t));
 }
@@ -555,9 +554,8 @@ void Scheduler::release_waiters(std::vector<std::pair<ObjectId, ObjectPtr>>& wor
     auto waiters = std::move(w->second);
     waiting_on_.erase(w);
     for (ObjectId wid : waiters) {
-      auto it = tasks_.find(wid);
-      if (it == tasks_.end()) continue;  // already failed through another argument
-      TaskRecord* dependent = it->second.get();
+      TaskRecord* dependent = tasks_.find(wid);
+      if (!dependent) continue;  // already failed through another argument
       if (dependent->predispatched) {
         // Its executor gets the value and reports; once all are made it is queued work there.
         if (dependent->unresolved > 0 && --dependent->unresolved == 0)

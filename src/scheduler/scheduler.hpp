@@ -22,45 +22,10 @@
 #include "mpiray/detail/buffer.hpp"
 #include "mpiray/detail/core.hpp"
 #include "object_store/object_table.hpp"
+#include "scheduler/task_index.hpp"
+#include "scheduler/task_record.hpp"
 
 namespace mpiray::detail {
-
-struct TaskRecord {
-  // The fields every dependency step reads first, in one cache line: a completion visits each
-  // waiting task's record (release_waiters), and with thousands of records in flight most visits
-  // miss the cache (perf: the flag test was half of release_waiters' time at offset 288).
-  ObjectId id = 0;
-  std::uint32_t unresolved = 0;
-  // Of the missing arguments, those whose producing task has not been dispatched yet: the task
-  // is considered for sending ahead only once this is zero (counted, not re-checked: checking
-  // every dependent each time one of its producers went out was a fifth of rank 0's time).
-  std::uint32_t unsent_producers = 0;
-  int running_on = -1;
-  int pin = -1;
-  int retries_left = 0;
-  std::uint32_t attempt = 0;
-  int submitter = 0;
-  int preferred = -1;  // rank holding the largest argument (locality)
-  // Worker-side release (see Scheduler): this task was sent to its executor before some of its
-  // arguments existed; they stay kRef in `args` and the executor waits for them itself.
-  bool predispatched = false;
-  bool held_back = false;  // queued in a rank's held_back
-  bool sent_once = false;  // dispatched at least once
-  bool nested = false;     // submitted from inside a task: dispatched without waiting for room
-  std::uint64_t func_id = 0;
-  ObjectId parent = 0;  // the submitting task: its thread may run this one while it waits
-  std::string args;     // encoded; ref arguments replaced by values once resolved
-  std::string name;
-  IdList deps;
-  IdList submit_holds;                // references the submitter took; dropped once scheduled
-  std::vector<ObjectId> contained;    // refs serialized in the arguments; dropped when it ends
-  std::vector<ObjectId> remote_deps;  // arguments the executor fetches itself (kRemote)
-  boost::container::small_vector<int, 2> consumers;   // ranks running pre-dispatched dependents
-  boost::container::small_vector<int, 2> push_asked;  // of them, those asked to be pushed to
-
-  /// Back to a new record's state for reuse, keeping small buffers (a large argument's is freed).
-  void reset();
-};
 
 /// Worker-side release traffic the scheduler asks the runtime to send (after the executes of
 /// the same dispatch, so each record follows the task records it refers to).
@@ -227,7 +192,7 @@ class Scheduler {
   // Node pool of the two maps below (touched, like them, only under the runtime's progress
   // lock): a heap allocation per entry was two of rank 0's per-task allocations.
   std::pmr::unsynchronized_pool_resource pool_;
-  std::pmr::unordered_map<ObjectId, std::unique_ptr<TaskRecord>> tasks_{&pool_};
+  TaskIndex tasks_;
   // object -> waiting task ids (a stencil's value has 3 readers: inline, no allocation)
   std::pmr::unordered_map<ObjectId, boost::container::small_vector<ObjectId, 4>> waiting_on_{
       &pool_};
@@ -270,9 +235,9 @@ std::size_t Scheduler::dispatch(Send&& send) {
       if (auto w = waiting_on_.find(t->id); w != waiting_on_.end()) {
         for (ObjectId wid : w->second) {
           if (!t->sent_once) {
-            auto d = tasks_.find(wid);
-            if (d == tasks_.end()) continue;
-            std::uint32_t& unsent = d->second->unsent_producers;
+            TaskRecord* d = tasks_.find(wid);
+            if (!d) continue;
+            std::uint32_t& unsent = d->unsent_producers;
             if (unsent > 0 && --unsent > 0) continue;
           }
           check_.push_back(wid);
@@ -387,9 +352,7 @@ std::size_t Scheduler::dispatch(Send&& send) {
   for (int hr : executors_) {
     std::deque<ObjectId>& held = ranks_[hr].held_back;
     while (!held.empty()) {
-      auto it = tasks_.find(held.front());
-      if (it != tasks_.end()) {
-        TaskRecord* t = it->second.get();
+      if (TaskRecord* t = tasks_.find(held.front())) {
         if (!t->predispatched && t->running_on < 0 && t->unresolved > 0) {
           int room_rank = -1;
           const int rank = predispatch_rank(*t, &room_rank);
@@ -410,9 +373,8 @@ std::size_t Scheduler::dispatch(Send&& send) {
   // that the task placed before a task is its neighbour (see predispatch_rank).
   for (std::size_t k = 0; k < check_.size(); ++k) {
     const ObjectId cid = check_[k];
-    auto it = tasks_.find(cid);
-    if (it == tasks_.end()) continue;
-    TaskRecord* t = it->second.get();
+    TaskRecord* t = tasks_.find(cid);
+    if (!t) continue;
     if (t->predispatched || t->running_on >= 0 || t->unresolved == 0) continue;
     int room_rank = -1;
     const int rank = predispatch_rank(*t, &room_rank);
