@@ -50,14 +50,14 @@ bool ObjectTable::add_borrow(ObjectId id) {
   return true;
 }
 
-void ObjectTable::erase(Map::iterator it) {
-  for (ObjectId c : it->second.contained) to_release_.push_back(c);
-  if (!it->second.contained.empty()) release_pending_.store(true, std::memory_order_release);
-  if (it->second.spilled) std::remove(it->second.spill_path.c_str());
-  account(it->second.data, nullptr);
-  if (free_hook_ && (it->second.data || it->second.origin >= 0 || !it->second.copies.empty()))
-    free_hook_(it->first, it->second.data, it->second.origin, it->second.copies);
-  map_.erase(it);
+void ObjectTable::erase(ObjectId id, Entry& e) {
+  for (ObjectId c : e.contained) to_release_.push_back(c);
+  if (!e.contained.empty()) release_pending_.store(true, std::memory_order_release);
+  if (e.spilled) std::remove(e.spill_path.c_str());
+  account(e.data, nullptr);
+  if (free_hook_ && (e.data || e.origin >= 0 || !e.copies.empty()))
+    free_hook_(id, e.data, e.origin, e.copies);
+  map_.erase(id);
 }
 
 bool ObjectTable::complete(ObjectId id, ObjectPtr data) {
@@ -66,9 +66,8 @@ bool ObjectTable::complete(ObjectId id, ObjectPtr data) {
   bool kept = false;
   {
     std::lock_guard<std::mutex> lk(mu_);
-    auto it = map_.find(id);
-    if (it != map_.end()) {
-      Entry& e = it->second;
+    if (Entry* found = map_.find(id)) {
+      Entry& e = *found;
       if (data && data->owner >= 0 && e.origin < 0) e.origin = data->owner;
       // A location never replaces a value this rank already holds.
       if (!(data && data->owner >= 0 && e.data && e.data->owner < 0)) {
@@ -82,7 +81,7 @@ bool ObjectTable::complete(ObjectId id, ObjectPtr data) {
         make_room(0, id);  // best effort: results must be stored; older values spill instead
       }
       if (e.refs <= 0 && !e.pinned && !e.held) {
-        erase(it);  // every handle was dropped while the task ran
+        erase(id, e);  // every handle was dropped while the task ran
       } else {
         kept = true;
       }
@@ -100,10 +99,10 @@ bool ObjectTable::complete(ObjectId id, ObjectPtr data) {
 
 ObjectPtr ObjectTable::try_get(ObjectId id, bool* known) {
   std::lock_guard<std::mutex> lk(mu_);
-  auto it = map_.find(id);
-  if (known) *known = it != map_.end();
-  if (it == map_.end()) return nullptr;
-  Entry& e = it->second;
+  Entry* found = map_.find(id);
+  if (known) *known = found != nullptr;
+  if (!found) return nullptr;
+  Entry& e = *found;
   e.last_use = ++tick_;
   if (e.spilled) restore(id, e);
   return e.data;
@@ -122,8 +121,9 @@ std::uint64_t ObjectTable::spilled_count() const {
 
 void ObjectTable::drop_spill_files() {
   std::lock_guard<std::mutex> lk(mu_);
-  for (auto& [id, e] : map_)
+  map_.for_each([](ObjectId, Entry& e) {
     if (e.spilled) std::remove(e.spill_path.c_str());
+  });
 }
 
 void ObjectTable::reserve(std::uint64_t n) {
@@ -143,15 +143,18 @@ void ObjectTable::reserve(std::uint64_t n) {
 bool ObjectTable::make_room(std::uint64_t need, ObjectId keep) {
   while (limit_ != 0 && bytes_held_ + need > limit_) {
     // Least recently used value that only the table holds (nobody is reading or sending it).
-    auto victim = map_.end();
-    for (auto it = map_.begin(); it != map_.end(); ++it) {
-      const Entry& e = it->second;
-      if (it->first == keep || e.spilled || !e.data || !e.data->local() || e.data->failed() ||
+    ObjectId victim_id = 0;
+    Entry* victim = nullptr;
+    map_.for_each([&](ObjectId id, Entry& e) {
+      if (id == keep || e.spilled || !e.data || !e.data->local() || e.data->failed() ||
           e.data->bytes.empty() || e.data.use_count() != 1)
-        continue;
-      if (victim == map_.end() || e.last_use < victim->second.last_use) victim = it;
-    }
-    if (victim == map_.end() || !spill(victim->first, victim->second)) return false;
+        return;
+      if (!victim || e.last_use < victim->last_use) {
+        victim = &e;
+        victim_id = id;
+      }
+    });
+    if (!victim || !spill(victim_id, *victim)) return false;
   }
   return true;
 }
@@ -209,18 +212,18 @@ bool ObjectTable::mark_requested(ObjectId id) {
 
 bool ObjectTable::add_ref(ObjectId id, bool create) {
   std::lock_guard<std::mutex> lk(mu_);
-  auto it = map_.find(id);
-  if (it == map_.end()) {
+  Entry* e = map_.find(id);
+  if (!e) {
     if (!create) return false;
-    it = map_.emplace(id, Entry{}).first;
+    e = &map_.get(id);
   }
-  ++it->second.refs;
+  ++e->refs;
   return true;
 }
 
 void ObjectTable::add_refs_locked(const ObjectId* ids, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i)
-    if (auto it = map_.find(ids[i]); it != map_.end()) ++it->second.refs;
+    if (Entry* e = map_.find(ids[i])) ++e->refs;
 }
 
 void ObjectTable::add_refs(const ObjectId* ids, std::size_t n) {
@@ -263,13 +266,13 @@ void ObjectTable::try_get_many(const ObjectId* ids, std::size_t n, std::vector<O
   std::lock_guard<std::mutex> lk(mu_);
   for (std::size_t i = 0; i < n; ++i) {
     const ObjectId id = ids[i];
-    auto it = map_.find(id);
-    if (it == map_.end()) {
+    Entry* found = map_.find(id);
+    if (!found) {
       out.emplace_back();
       if (known) (*known)[i] = 0;
       continue;
     }
-    Entry& e = it->second;
+    Entry& e = *found;
     e.last_use = ++tick_;
     if (e.spilled) restore(id, e);
     out.push_back(e.data);
@@ -278,17 +281,17 @@ void ObjectTable::try_get_many(const ObjectId* ids, std::size_t n, std::vector<O
 
 ObjectTable::ReleaseResult ObjectTable::release_locked(ObjectId id) {
   ReleaseResult r;
-  auto it = map_.find(id);
-  if (it == map_.end()) return r;
+  Entry* found = map_.find(id);
+  if (!found) return r;
   r.known = true;
-  Entry& e = it->second;
+  Entry& e = *found;
   if (--e.refs > 0 || e.pinned) return r;
   r.notify_owner = e.owner_counts;
   e.owner_counts = false;  // rank 0 counted this rank once, so it is told once
   // A pending entry stays until its result arrives (complete() drops it then), so waiting
   // tasks and late results never meet a missing entry.
   if (e.data && !e.held) {
-    erase(it);
+    erase(id, e);
     r.freed = true;
   }
   return r;
@@ -301,18 +304,18 @@ void ObjectTable::set_held(ObjectId id) {
 
 void ObjectTable::add_copy(ObjectId id, int rank) {
   std::lock_guard<std::mutex> lk(mu_);
-  auto it = map_.find(id);
-  if (it == map_.end()) return;
-  auto& c = it->second.copies;
+  Entry* e = map_.find(id);
+  if (!e) return;
+  auto& c = e->copies;
   if (std::find(c.begin(), c.end(), rank) == c.end()) c.push_back(rank);
 }
 
 bool ObjectTable::free(ObjectId id) {
   {
     std::lock_guard<std::mutex> lk(mu_);
-    auto it = map_.find(id);
-    if (it == map_.end()) return false;
-    erase(it);
+    Entry* e = map_.find(id);
+    if (!e) return false;
+    erase(id, *e);
   }
   drain_contained();
   return true;
@@ -328,8 +331,8 @@ bool ObjectTable::mark_fetching(ObjectId id) {
 
 int ObjectTable::origin(ObjectId id) const {
   std::lock_guard<std::mutex> lk(mu_);
-  auto it = map_.find(id);
-  return it == map_.end() ? -1 : it->second.origin;
+  const Entry* e = map_.find(id);
+  return e ? e->origin : -1;
 }
 
 std::uint64_t ObjectTable::bytes_held() const {
@@ -339,8 +342,7 @@ std::uint64_t ObjectTable::bytes_held() const {
 
 void ObjectTable::pin(ObjectId id) {
   std::lock_guard<std::mutex> lk(mu_);
-  auto it = map_.find(id);
-  if (it != map_.end()) it->second.pinned = true;
+  if (Entry* e = map_.find(id)) e->pinned = true;
 }
 
 std::size_t ObjectTable::size() const {

@@ -20,6 +20,7 @@
 #include <boost/container/small_vector.hpp>
 
 #include "mpiray/detail/core.hpp"
+#include "object_store/id_table.hpp"
 
 namespace mpiray::detail {
 
@@ -151,8 +152,8 @@ class ObjectTable {
   std::string spill_dir_;
   std::uint64_t tick_ = 0;
   std::uint64_t spilled_ = 0;
-  using Map = std::pmr::unordered_map<ObjectId, Entry>;
-  void erase(Map::iterator it);
+  /// Drops `id`'s entry `e` (releases what its value contains, tells the free hook).
+  void erase(ObjectId id, Entry& e);
   ReleaseResult release_locked(ObjectId id);
   void add_refs_locked(const ObjectId* ids, std::size_t n);  // caller holds mu_
   /// Releases the refs of values freed meanwhile (outside the lock: it frees in cascade).
@@ -164,10 +165,9 @@ class ObjectTable {
   std::uint64_t bytes_held_ = 0;  // guarded by mu_
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  // Entries come from a node pool (under mu_ like the map): a heap allocation per object was
-  // one of rank 0's per-task allocations.
-  std::pmr::unsynchronized_pool_resource pool_;
-  Map map_{&pool_};
+  // Entries by id in a direct-mapped table (under mu_): no hashing and no allocation per object
+  // on rank 0's per-task path (see IdTable).
+  IdTable<Entry> map_;
   std::atomic<std::uint64_t> gen_{0};
   int waiters_ = 0;  // guarded by mu_
   std::condition_variable bucket_cv_[kBuckets];

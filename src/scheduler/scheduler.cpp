@@ -549,10 +549,7 @@ void Scheduler::release_waiters(std::vector<std::pair<ObjectId, ObjectPtr>>& wor
   while (!work.empty()) {
     auto [id, out] = std::move(work.back());
     work.pop_back();
-    auto w = waiting_on_.find(id);
-    if (w == waiting_on_.end()) continue;
-    auto waiters = std::move(w->second);
-    waiting_on_.erase(w);
+    const auto waiters = waiting_on_.take(id);  // none: an empty list
     for (ObjectId wid : waiters) {
       TaskRecord* dependent = tasks_.find(wid);
       if (!dependent) continue;  // already failed through another argument

@@ -189,13 +189,10 @@ class Scheduler {
   double period_avg_ = 8;
   std::size_t period_ = 8;
   std::size_t rescue_cooldown_ = 0;  // placements before the next rescue
-  // Node pool of the two maps below (touched, like them, only under the runtime's progress
-  // lock): a heap allocation per entry was two of rank 0's per-task allocations.
-  std::pmr::unsynchronized_pool_resource pool_;
+  // Both by id in direct-mapped tables (see IdTable): no hashing, no allocation per entry.
   TaskIndex tasks_;
   // object -> waiting task ids (a stencil's value has 3 readers: inline, no allocation)
-  std::pmr::unordered_map<ObjectId, boost::container::small_vector<ObjectId, 4>> waiting_on_{
-      &pool_};
+  IdTable<boost::container::small_vector<ObjectId, 4>> waiting_on_;
   std::deque<TaskRecord*> ready_;
   std::deque<TaskRecord*> local_ready_;  // ready, with a preferred rank
   std::deque<TaskRecord*> urgent_;       // submitted from inside tasks: not held back by caps
@@ -232,8 +229,8 @@ std::size_t Scheduler::dispatch(Send&& send) {
     if (predispatch_on_) {
       // Its dependents still here may go out now, to wait for it on a worker: those for which
       // it was the last producer not yet dispatched (on a re-dispatch after a retry, all).
-      if (auto w = waiting_on_.find(t->id); w != waiting_on_.end()) {
-        for (ObjectId wid : w->second) {
+      if (const auto* w = waiting_on_.find(t->id)) {
+        for (ObjectId wid : *w) {
           if (!t->sent_once) {
             TaskRecord* d = tasks_.find(wid);
             if (!d) continue;

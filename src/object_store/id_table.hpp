@@ -1,0 +1,111 @@
+#pragma once
+// A map from object ids to values for rank 0's per-task tables: a direct-mapped array of slots
+// indexed by the id's low bits, with a hash map for the ids whose slot is taken.
+//
+// Why not a hash map alone: ids of one submitter count up, and a rank holds a few thousand
+// objects and tasks in flight (the driver's pending-task limit), so nearly every id finds its
+// slot free and every lookup is one array read and one compare: no hashing (a division by a
+// prime), no bucket and node to chase through memory, no node to allocate. The per-task lookups
+// of rank 0's hash maps were about a third of its scheduler and object-table time
+// (bench_scheduler, perf). An id still present when one kSlots later arrives shares its slot:
+// the later one goes to the map, so any pattern of ids stays correct.
+//
+// Values stay where they are until erased (references stay valid across other inserts).
+// Thread safety: none; the owner locks.
+
+#include <cstddef>
+#include <memory_resource>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "mpiray/detail/core.hpp"
+
+namespace mpiray::detail {
+
+template <class V, std::size_t kSlots = 8192>
+class IdTable {
+  static_assert((kSlots & (kSlots - 1)) == 0, "kSlots must be a power of two");
+
+ public:
+  static constexpr std::size_t slots() { return kSlots; }
+
+  /// The value of `id`, or nullptr.
+  V* find(ObjectId id) {
+    const std::size_t s = slot(id);
+    if (used_[s] && ids_[s] == id) return &values_[s];
+    if (overflow_.empty()) return nullptr;
+    auto it = overflow_.find(id);
+    return it == overflow_.end() ? nullptr : &it->second;
+  }
+  const V* find(ObjectId id) const { return const_cast<IdTable*>(this)->find(id); }
+  /// The value of `id`, made (value-initialised) if absent; `made` tells which.
+  V& get(ObjectId id, bool* made = nullptr) {
+    if (V* v = find(id)) {
+      if (made) *made = false;
+      return *v;
+    }
+    if (made) *made = true;
+    ++size_;
+    const std::size_t s = slot(id);
+    if (!used_[s]) {
+      used_[s] = 1;
+      ids_[s] = id;
+      return values_[s];  // a value-initialised V: erase() leaves slots that way
+    }
+    return overflow_[id];
+  }
+  V& operator[](ObjectId id) { return get(id); }
+  /// Removes `id` and returns its value (a value-initialised V if it was absent).
+  V take(ObjectId id) {
+    const std::size_t s = slot(id);
+    if (used_[s] && ids_[s] == id) {
+      V v = std::move(values_[s]);
+      values_[s] = V();
+      used_[s] = 0;
+      --size_;
+      return v;
+    }
+    auto it = overflow_.find(id);
+    if (it == overflow_.end()) return V();
+    V v = std::move(it->second);
+    overflow_.erase(it);
+    --size_;
+    return v;
+  }
+  /// Removes `id`; false if it was absent.
+  bool erase(ObjectId id) {
+    const std::size_t s = slot(id);
+    if (used_[s] && ids_[s] == id) {
+      values_[s] = V();
+      used_[s] = 0;
+      --size_;
+      return true;
+    }
+    if (overflow_.erase(id) == 0) return false;
+    --size_;
+    return true;
+  }
+  /// f(id, value) for every entry (none may be added or erased meanwhile).
+  template <class F>
+  void for_each(F&& f) {
+    for (std::size_t s = 0; s < kSlots; ++s)
+      if (used_[s]) f(ids_[s], values_[s]);
+    for (auto& [id, v] : overflow_) f(id, v);
+  }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  /// Entries kept in the map because their slot was taken (tests).
+  std::size_t overflowed() const { return overflow_.size(); }
+
+ private:
+  static std::size_t slot(ObjectId id) { return static_cast<std::size_t>(id) & (kSlots - 1); }
+  std::vector<ObjectId> ids_ = std::vector<ObjectId>(kSlots, 0);
+  std::vector<char> used_ = std::vector<char>(kSlots, 0);
+  std::vector<V> values_ = std::vector<V>(kSlots);
+  std::pmr::unsynchronized_pool_resource pool_;  // the map's nodes (rarely used)
+  std::pmr::unordered_map<ObjectId, V> overflow_{&pool_};
+  std::size_t size_ = 0;
+};
+
+}  // namespace mpiray::detail
