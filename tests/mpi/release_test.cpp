@@ -25,7 +25,9 @@ int inc_after(int gate, int x) {
   return gate + x;
 }  // gate is 1 once open
 int add3(int a, int b, int c) {
-  return a + 2 * b + 3 * c + 1;
+  // Wraps around over long stencils: unsigned, so it is defined (UBSan flagged the int overflow).
+  return static_cast<int>(static_cast<unsigned>(a) + 2u * static_cast<unsigned>(b) +
+                          3u * static_cast<unsigned>(c) + 1u);
 }
 int fail_at(int x, int bad) {
   if (x == bad) throw std::invalid_argument("bad value " + std::to_string(x));
