@@ -550,6 +550,11 @@ void Scheduler::release_waiters(std::vector<std::pair<ObjectId, ObjectPtr>>& wor
     auto [id, out] = std::move(work.back());
     work.pop_back();
     const auto waiters = waiting_on_.take(id);  // none: an empty list
+    // The waiting tasks' records are rarely in cache (a worker's task ran on this core since):
+    // their loads start together here instead of one after another below (perf: the first
+    // read of each record was 43% of this function; bench_scheduler 302 -> 291 ns per task,
+    // bench_metg within the noise). Looked up again below: a failure may end one meanwhile.
+    for (ObjectId wid : waiters) __builtin_prefetch(tasks_.find(wid));
     for (ObjectId wid : waiters) {
       TaskRecord* dependent = tasks_.find(wid);
       if (!dependent) continue;  // already failed through another argument
