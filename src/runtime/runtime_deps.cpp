@@ -165,25 +165,29 @@ void Runtime::send_dep_messages() {
   std::vector<DepMessage>& msgs = dep_msgs_scratch_;
   scheduler_->take_dep_messages(msgs);
   if (msgs.empty()) return;
-  std::lock_guard<std::mutex> lk(outbox_mu_);
-  for (const DepMessage& m : msgs) {
-    Writer& w = outbox_[m.dest];
-    switch (m.kind) {
-      case DepMessage::kPushTo:
-        encode_push_to(w, m.id, m.consumer);
-        break;
-      case DepMessage::kValue:
-        encode_dep_value(w, m.id, true, *m.outcome);
-        break;
-      case DepMessage::kDone:
-        encode_dep_done(w, m.id, true);
-        break;
-      case DepMessage::kCancel:
-        encode_dep_done(w, m.id, false);
-        break;
+  {
+    std::lock_guard<std::mutex> lk(outbox_mu_);
+    for (const DepMessage& m : msgs) {
+      Writer& w = outbox_[m.dest];
+      switch (m.kind) {
+        case DepMessage::kPushTo:
+          encode_push_to(w, m.id, m.consumer);
+          break;
+        case DepMessage::kValue:
+          encode_dep_value(w, m.id, true, *m.outcome);
+          break;
+        case DepMessage::kDone:
+          encode_dep_done(w, m.id, true);
+          break;
+        case DepMessage::kCancel:
+          encode_dep_done(w, m.id, false);
+          break;
+      }
     }
   }
-  msgs.clear();  // drops the outcomes they hold now
+  // Drops the outcomes they hold now, outside the outbox lock: the last reference to a value
+  // that holds ObjectRefs releases them, and a release may queue a record.
+  msgs.clear();
   outbox_dirty_.store(true, std::memory_order_release);
 }
 
