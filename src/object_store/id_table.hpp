@@ -28,8 +28,6 @@ class IdTable {
   static_assert((kSlots & (kSlots - 1)) == 0, "kSlots must be a power of two");
 
  public:
-  static constexpr std::size_t slots() { return kSlots; }
-
   /// The value of `id`, or nullptr.
   V* find(ObjectId id) {
     const std::size_t s = slot(id);
@@ -39,13 +37,9 @@ class IdTable {
     return it == overflow_.end() ? nullptr : &it->second;
   }
   const V* find(ObjectId id) const { return const_cast<IdTable*>(this)->find(id); }
-  /// The value of `id`, made (value-initialised) if absent; `made` tells which.
-  V& get(ObjectId id, bool* made = nullptr) {
-    if (V* v = find(id)) {
-      if (made) *made = false;
-      return *v;
-    }
-    if (made) *made = true;
+  /// The value of `id`, made (value-initialised) if absent.
+  V& get(ObjectId id) {
+    if (V* v = find(id)) return *v;
     ++size_;
     const std::size_t s = slot(id);
     if (!used_[s]) {
@@ -55,37 +49,14 @@ class IdTable {
     }
     return overflow_[id];
   }
-  V& operator[](ObjectId id) { return get(id); }
   /// Removes `id` and returns its value (a value-initialised V if it was absent).
   V take(ObjectId id) {
-    const std::size_t s = slot(id);
-    if (used_[s] && ids_[s] == id) {
-      V v = std::move(values_[s]);
-      values_[s] = V();
-      used_[s] = 0;
-      --size_;
-      return v;
-    }
-    auto it = overflow_.find(id);
-    if (it == overflow_.end()) return V();
-    V v = std::move(it->second);
-    overflow_.erase(it);
-    --size_;
+    V v{};
+    remove(id, &v);
     return v;
   }
   /// Removes `id`; false if it was absent.
-  bool erase(ObjectId id) {
-    const std::size_t s = slot(id);
-    if (used_[s] && ids_[s] == id) {
-      values_[s] = V();
-      used_[s] = 0;
-      --size_;
-      return true;
-    }
-    if (overflow_.erase(id) == 0) return false;
-    --size_;
-    return true;
-  }
+  bool erase(ObjectId id) { return remove(id, nullptr); }
   /// f(id, value) for every entry (none may be added or erased meanwhile).
   template <class F>
   void for_each(F&& f) {
@@ -100,6 +71,22 @@ class IdTable {
 
  private:
   static std::size_t slot(ObjectId id) { return static_cast<std::size_t>(id) & (kSlots - 1); }
+  /// Removes `id`, moving its value to `*out` when given; a slot is left value-initialised.
+  bool remove(ObjectId id, V* out) {
+    const std::size_t s = slot(id);
+    if (used_[s] && ids_[s] == id) {
+      if (out) *out = std::move(values_[s]);
+      values_[s] = V();
+      used_[s] = 0;
+    } else {
+      auto it = overflow_.find(id);
+      if (it == overflow_.end()) return false;
+      if (out) *out = std::move(it->second);
+      overflow_.erase(it);
+    }
+    --size_;
+    return true;
+  }
   std::vector<ObjectId> ids_ = std::vector<ObjectId>(kSlots, 0);
   std::vector<char> used_ = std::vector<char>(kSlots, 0);
   std::vector<V> values_ = std::vector<V>(kSlots);

@@ -11,7 +11,7 @@ namespace mpiray::detail {
 
 void ObjectTable::create_pending(ObjectId id, int refs, bool owner_counts) {
   std::lock_guard<std::mutex> lk(mu_);
-  Entry& e = map_[id];
+  Entry& e = map_.get(id);
   e.refs += refs;
   e.owner_counts = e.owner_counts || owner_counts;
 }
@@ -37,13 +37,13 @@ void ObjectTable::drain_contained() {
 
 void ObjectTable::set_contained(ObjectId id, const std::vector<ObjectId>& ids) {
   std::lock_guard<std::mutex> lk(mu_);
-  auto& c = map_[id].contained;
+  auto& c = map_.get(id).contained;
   c.insert(c.end(), ids.begin(), ids.end());
 }
 
 bool ObjectTable::add_borrow(ObjectId id) {
   std::lock_guard<std::mutex> lk(mu_);
-  Entry& e = map_[id];
+  Entry& e = map_.get(id);
   ++e.refs;
   if (e.owner_counts) return false;
   e.owner_counts = true;
@@ -204,7 +204,7 @@ void ObjectTable::restore(ObjectId id, Entry& e) {
 
 bool ObjectTable::mark_requested(ObjectId id) {
   std::lock_guard<std::mutex> lk(mu_);
-  Entry& e = map_[id];
+  Entry& e = map_.get(id);
   if (e.requested || e.data) return false;
   e.requested = true;
   return true;
@@ -212,11 +212,8 @@ bool ObjectTable::mark_requested(ObjectId id) {
 
 bool ObjectTable::add_ref(ObjectId id, bool create) {
   std::lock_guard<std::mutex> lk(mu_);
-  Entry* e = map_.find(id);
-  if (!e) {
-    if (!create) return false;
-    e = &map_.get(id);
-  }
+  Entry* e = create ? &map_.get(id) : map_.find(id);
+  if (!e) return false;
   ++e->refs;
   return true;
 }
@@ -235,7 +232,7 @@ void ObjectTable::add_refs(const ObjectId* ids, std::size_t n) {
 void ObjectTable::create_pending_adding(ObjectId id, int refs, const ObjectId* args,
                                         std::size_t n) {
   std::lock_guard<std::mutex> lk(mu_);
-  map_[id].refs += refs;
+  map_.get(id).refs += refs;
   add_refs_locked(args, n);
 }
 
@@ -299,7 +296,7 @@ ObjectTable::ReleaseResult ObjectTable::release_locked(ObjectId id) {
 
 void ObjectTable::set_held(ObjectId id) {
   std::lock_guard<std::mutex> lk(mu_);
-  map_[id].held = true;
+  map_.get(id).held = true;
 }
 
 void ObjectTable::add_copy(ObjectId id, int rank) {
@@ -323,7 +320,7 @@ bool ObjectTable::free(ObjectId id) {
 
 bool ObjectTable::mark_fetching(ObjectId id) {
   std::lock_guard<std::mutex> lk(mu_);
-  Entry& e = map_[id];
+  Entry& e = map_.get(id);
   if (e.fetching) return false;
   e.fetching = true;
   return true;

@@ -134,7 +134,7 @@ void Scheduler::submit(std::unique_ptr<TaskRecord> owned) {
   for (std::size_t i = 0; i < t->deps.size(); ++i) {
     if (!made[i]) {
       ++t->unresolved;
-      auto& waiters = waiting_on_[t->deps[i]];
+      auto& waiters = waiting_on_.get(t->deps[i]);
       waiters.push_back(t->id);
       if (predispatch_on_) {
         const TaskRecord* p = tasks_.find(t->deps[i]);

@@ -83,8 +83,7 @@ class Scheduler {
   /// each rank.
   void set_predispatch(bool on) { predispatch_on_ = on; }
   bool predispatch_on() const { return predispatch_on_; }
-  std::vector<DepMessage> take_dep_messages() { return std::move(dep_messages_); }
-  /// The same into `out` (cleared), which keeps its capacity for the next call.
+  /// The messages asked for since the last call, into `out` (cleared; it keeps its capacity).
   void take_dep_messages(std::vector<DepMessage>& out) {
     out.clear();
     out.swap(dep_messages_);
@@ -103,9 +102,8 @@ class Scheduler {
     }
   }
   static constexpr std::size_t kMaxSpares = 1024;
-  /// Objects completed (value or error) since the last call.
-  std::vector<ObjectId> take_completed() { return std::move(completed_); }
-  /// The same into `out` (cleared), which keeps its capacity for the next call.
+  /// Objects completed (value or error) since the last call, into `out` (cleared; it keeps its
+  /// capacity).
   void take_completed(std::vector<ObjectId>& out) {
     out.clear();
     out.swap(completed_);

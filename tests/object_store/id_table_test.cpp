@@ -23,19 +23,18 @@ struct Value {
 
 TEST(IdTable, GetMakesFreshValuesAndEraseForgetsThem) {
   IdTable<Value, 64> t;
-  bool made = false;
-  Value& v = t.get(5, &made);
-  EXPECT_TRUE(made);
+  EXPECT_EQ(t.find(5), nullptr);
+  Value& v = t.get(5);
   v.refs = 3;
   v.copies = {1, 2};
-  EXPECT_EQ(t.get(5, &made).refs, 3);
-  EXPECT_FALSE(made);
+  EXPECT_EQ(&t.get(5), &v) << "get() of a present id returns its value";
+  EXPECT_EQ(t.get(5).refs, 3);
   EXPECT_TRUE(t.erase(5));
   EXPECT_FALSE(t.erase(5));
   EXPECT_EQ(t.find(5), nullptr);
   // The slot is reused by the next id that maps to it, with a fresh value.
-  Value& w = t.get(5 + 64, &made);
-  EXPECT_TRUE(made);
+  EXPECT_EQ(t.find(5 + 64), nullptr);
+  Value& w = t.get(5 + 64);
   EXPECT_EQ(w.refs, 0);
   EXPECT_TRUE(w.copies.empty());
   EXPECT_EQ(t.size(), 1u);

@@ -160,7 +160,7 @@ TEST(SchedulerDeps, FailureCascadesToDependentsWithTheSameErrorWithoutDispatchin
     EXPECT_EQ(d->error->type, "std::invalid_argument");
     EXPECT_EQ(d->error->message, "root broke");
   }
-  const auto completed = h.scheduler.take_completed();
+  const auto completed = h.completed();
   EXPECT_EQ(completed.size(), 3u);
 }
 
@@ -182,13 +182,13 @@ TEST(SchedulerDeps, SubmittingOnAnAlreadyFailedObjectFailsAtOnce) {
   const ObjectId bad = h.submit_plain();
   h.dispatch();
   h.fail(1, bad, "std::domain_error", "early failure");
-  h.scheduler.take_completed();
+  h.completed();
   const ObjectId late = h.submit(ArgsBuilder().ref(bad).build());
   EXPECT_TRUE(h.dispatch().empty());
   ASSERT_TRUE(h.object(late));
   EXPECT_EQ(h.object(late)->error->type, "std::domain_error");
   EXPECT_EQ(h.object(late)->error->message, "early failure");
-  EXPECT_EQ(h.scheduler.take_completed(), std::vector<ObjectId>{late});
+  EXPECT_EQ(h.completed(), std::vector<ObjectId>{late});
 }
 
 TEST(SchedulerDeps, UnknownDependencyFailsWithObjectError) {

@@ -91,12 +91,12 @@ TEST(SchedulerPredispatch, DependentGoesAheadToTheProducersRankWithItsArgumentLe
   EXPECT_EQ(args[0].kind, ArgKind::kRef);
   EXPECT_EQ(args[0].id, a);
   EXPECT_EQ(args[1].kind, ArgKind::kValue);
-  EXPECT_TRUE(h.scheduler.take_dep_messages().empty()) << "same rank: no push to ask for";
+  EXPECT_TRUE(h.dep_messages().empty()) << "same rank: no push to ask for";
   EXPECT_EQ(h.scheduler.predispatched(), 1u);
 
   // The producer served its own waiting task: the consumer rank may forget the value.
   h.succeed(rank, a, "A", mpiray::detail::Scheduler::kQueuedWorkNs, {rank});
-  auto msgs = h.scheduler.take_dep_messages();
+  auto msgs = h.dep_messages();
   ASSERT_EQ(msgs.size(), 1u);
   EXPECT_EQ(msgs[0].kind, DepMessage::kDone);
   EXPECT_EQ(msgs[0].dest, rank);
@@ -114,7 +114,7 @@ TEST(SchedulerPredispatch, ProducerOnAnotherRankIsAskedToPushAndUnservedConsumer
   const ObjectId b = two.consumer_task;
   const int consumer = two.consumer;
   const Dispatched& other = two.other();
-  auto msgs = h.scheduler.take_dep_messages();
+  auto msgs = h.dep_messages();
   ASSERT_EQ(msgs.size(), 1u);
   EXPECT_EQ(msgs[0].kind, DepMessage::kPushTo);
   EXPECT_EQ(msgs[0].dest, other.rank) << "to the producer's rank";
@@ -124,7 +124,7 @@ TEST(SchedulerPredispatch, ProducerOnAnotherRankIsAskedToPushAndUnservedConsumer
   // The producer finished before the push request reached it: rank 0 sends the value and
   // cancels the request.
   h.succeed(other.rank, other.task.id, "late");
-  msgs = h.scheduler.take_dep_messages();
+  msgs = h.dep_messages();
   auto values = of_kind(msgs, DepMessage::kValue);
   auto cancels = of_kind(msgs, DepMessage::kCancel);
   ASSERT_EQ(values.size(), 1u);
@@ -136,7 +136,7 @@ TEST(SchedulerPredispatch, ProducerOnAnotherRankIsAskedToPushAndUnservedConsumer
 
   const Dispatched& own = two.own();
   h.succeed(own.rank, own.task.id, "own", mpiray::detail::Scheduler::kQueuedWorkNs, {consumer});
-  msgs = h.scheduler.take_dep_messages();
+  msgs = h.dep_messages();
   ASSERT_EQ(msgs.size(), 1u);
   EXPECT_EQ(msgs[0].kind, DepMessage::kDone);
   h.succeed(consumer, b, "B");
@@ -152,7 +152,7 @@ TEST(SchedulerPredispatch, DependentDoneBeforeRankZeroSawItsArgumentsIsForgotten
   const ObjectId b = two.consumer_task;
   const int consumer = two.consumer;
   const Dispatched &pa = two.pa, &pc = two.pc;
-  h.scheduler.take_dep_messages();
+  h.dep_messages();
   h.succeed(consumer, b, "B");
   ASSERT_TRUE(h.object(b));
   h.succeed(pa.rank, pa.task.id, "A", mpiray::detail::Scheduler::kQueuedWorkNs, {consumer});
@@ -167,10 +167,10 @@ TEST(SchedulerPredispatch, PushedValueOnlyGetsADone) {
   const ObjectId b = two.consumer_task;
   const int consumer = two.consumer;
   const Dispatched& other = two.other();
-  h.scheduler.take_dep_messages();
+  h.dep_messages();
   h.succeed(other.rank, other.task.id, "pushed", mpiray::detail::Scheduler::kQueuedWorkNs,
             {consumer});
-  auto msgs = h.scheduler.take_dep_messages();
+  auto msgs = h.dep_messages();
   ASSERT_EQ(msgs.size(), 1u);
   EXPECT_EQ(msgs[0].kind, DepMessage::kDone);
   EXPECT_EQ(msgs[0].dest, consumer);

@@ -74,6 +74,17 @@ class SchedulerHarness {
             std::uint32_t exec_ns = mpiray::detail::Scheduler::kQueuedWorkNs);
   /// The completed object in the table, or nullptr while pending / unknown.
   ObjectPtr object(ObjectId id) { return table.try_get(id); }
+  /// The scheduler's completed objects and dep messages since the last call.
+  std::vector<ObjectId> completed() {
+    std::vector<ObjectId> out;
+    scheduler.take_completed(out);
+    return out;
+  }
+  std::vector<mpiray::detail::DepMessage> dep_messages() {
+    std::vector<mpiray::detail::DepMessage> out;
+    scheduler.take_dep_messages(out);
+    return out;
+  }
 
   mpiray::detail::ObjectTable table;
   mpiray::detail::Scheduler scheduler;
