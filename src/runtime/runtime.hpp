@@ -345,6 +345,12 @@ class Runtime {
   std::mutex progress_mu_;
   std::mutex outbox_mu_;
   std::vector<Writer> outbox_;  // per destination rank
+  // flush_outboxes' reused storage (progress lock): its list of batches, and sent buffers for
+  // the outboxes to write into next (at most kSpareBuffers, none larger than kSpareBufferMax).
+  std::vector<std::pair<int, std::vector<char>>> flush_batches_;
+  std::vector<std::vector<char>> spare_buffers_;
+  static constexpr std::size_t kSpareBuffers = 16;
+  static constexpr std::size_t kSpareBufferMax = 64 * 1024;
   std::atomic<bool> outbox_dirty_{false};
 
   std::mutex intake_mu_;

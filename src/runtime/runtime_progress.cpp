@@ -53,23 +53,39 @@ bool Runtime::try_progress() {
 
 bool Runtime::flush_outboxes() {
   if (!outbox_dirty_.exchange(false, std::memory_order_acq_rel)) return false;
+  // A new list of batches and a new buffer per destination on every flush were two of a
+  // worker's seven allocations per task (a worker flushes after each task), and the new buffer
+  // was zero-filled as it grew. Both are reused: the list's capacity, and every buffer that the
+  // transport copied into a shared-memory ring. (Swapped out, not borrowed: a message to this
+  // rank itself is handled inside the loop and may flush again.)
   std::vector<std::pair<int, std::vector<char>>> batches;
+  batches.swap(flush_batches_);
   {
     std::lock_guard<std::mutex> lk(outbox_mu_);
     for (int d = 0; d < layout_.size; ++d) {
       if (outbox_[d].empty()) continue;
       batches.emplace_back(d, outbox_[d].take());
-      outbox_[d].bytes().reserve(4096);
+      if (!spare_buffers_.empty()) {
+        outbox_[d].adopt(std::move(spare_buffers_.back()));
+        spare_buffers_.pop_back();
+      } else {
+        outbox_[d].bytes().reserve(4096);
+      }
     }
   }
   for (auto& [dest, bytes] : batches) {
     if (dest == layout_.rank) {
       handle_message(dest, bytes.data(), bytes.size());
-    } else {
-      transport_->send(dest, std::move(bytes));
+    } else if (transport_->send(dest, bytes)) {
+      continue;  // the transport keeps the buffer until its send completes
     }
+    if (bytes.capacity() <= kSpareBufferMax && spare_buffers_.size() < kSpareBuffers)
+      spare_buffers_.push_back(std::move(bytes));
   }
-  return !batches.empty();
+  const bool sent = !batches.empty();
+  batches.clear();
+  if (flush_batches_.capacity() < batches.capacity()) flush_batches_.swap(batches);
+  return sent;
 }
 
 bool Runtime::sweep() {

@@ -295,7 +295,7 @@ MpiTransport::~MpiTransport() {
   if (finalize_) MPI_Finalize();
 }
 
-void MpiTransport::send(int dest, std::vector<char>&& bytes) {
+bool MpiTransport::send(int dest, std::vector<char>& bytes) {
   if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
     throw RuntimeError("mpiray: a message of " + std::to_string(bytes.size() >> 20) +
                        " MiB exceeds MPI's 2 GiB message limit; values this large move only "
@@ -308,15 +308,22 @@ void MpiTransport::send(int dest, std::vector<char>&& bytes) {
   bytes_sent_ += bytes.size();
   if (mailbox_ && local_of_[dest] >= 0) {
     auto& waiting = ring_wait_[dest];
-    if (waiting.empty() && try_ring(dest, bytes)) return;
+    bool taken = false;
+    if (waiting.empty() && try_ring(dest, bytes, &taken)) {
+      if (taken) bytes = {};
+      return taken;
+    }
     waiting.push_back(std::move(bytes));  // behind earlier ones: order is kept
+    bytes = {};
     ring_backlog_.fetch_add(1, std::memory_order_relaxed);
-    return;
+    return true;
   }
   isend(dest, kTag, std::move(bytes));
+  bytes = {};
+  return true;
 }
 
-bool MpiTransport::try_ring(int dest, std::vector<char>& bytes) {
+bool MpiTransport::try_ring(int dest, std::vector<char>& bytes, bool* taken) {
   const int local = local_of_[dest];
   switch (mailbox_->push(local, bytes.data(), bytes.size())) {
     case ShmMailbox::Push::kDone:
@@ -328,6 +335,7 @@ bool MpiTransport::try_ring(int dest, std::vector<char>& bytes) {
       if (!mailbox_->push_marker(local)) return false;
       ++ring_overflow_;
       isend(dest, kTagOverflow, std::move(bytes));
+      if (taken) *taken = true;
       return true;
   }
   return false;

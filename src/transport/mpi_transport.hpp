@@ -58,10 +58,12 @@ class MpiTransport {
 
   const Layout& layout() const { return layout_; }
 
-  /// Starts a non-blocking send of `bytes` to `dest`; the buffer is kept until it completes.
-  /// To a rank on this node it goes through the node's shared-memory rings (ShmMailbox) when
-  /// they exist; a message that does not fit waits here, in order, until there is room.
-  void send(int dest, std::vector<char>&& bytes);
+  /// Starts a non-blocking send of `bytes` to `dest`. To a rank on this node it goes through
+  /// the node's shared-memory rings (ShmMailbox) when they exist: copied into the ring at once,
+  /// `bytes` stays the caller's (returns false) for reuse. Otherwise the transport keeps the
+  /// buffer until the send completes (returns true, `bytes` is left empty): a message that
+  /// does not fit a ring waits here, in order, until there is room.
+  bool send(int dest, std::vector<char>& bytes);
   /// Completes finished sends and moves waiting ones into rings; returns true if any did.
   bool test_sends();
   std::size_t pending_sends() const { return sends_.size() + ring_backlog_.load(); }
@@ -152,8 +154,9 @@ class MpiTransport {
   /// all of them); `base` gets this rank's segment.
   void* allocate_node_window(std::size_t bytes, int disp_unit, void** base);
   /// Puts one message into `dest`'s ring (or its marker plus an MPI send when too large);
-  /// false when the ring has no room now.
-  bool try_ring(int dest, std::vector<char>& bytes);
+  /// false when the ring has no room now. `taken` (optional) is set when the bytes went to an
+  /// MPI send (too large for the ring): the transport then owns them.
+  bool try_ring(int dest, std::vector<char>& bytes, bool* taken = nullptr);
   void isend(int dest, int tag, std::vector<char>&& bytes);
   /// Receives from MPI, any source, regular tag.
   int poll_mpi(const Handler& on_message, int max);

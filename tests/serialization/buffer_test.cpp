@@ -91,6 +91,31 @@ TEST(Buffer, TakeMovesTheBytesOut) {
   EXPECT_TRUE(w.empty());
 }
 
+// A sent message's buffer written into again (the runtime's outboxes): no new allocation while
+// the bytes fit, the old bytes never show, and writing past the adopted room still works.
+TEST(Buffer, AdoptedBufferIsReusedFromItsStart) {
+  Writer first;
+  for (std::uint32_t i = 0; i < 64; ++i) first.put(i);  // 256 bytes
+  std::vector<char> sent = first.take();
+  ASSERT_EQ(sent.size(), 256u);
+  const char* storage = sent.data();
+  Writer w;
+  w.adopt(std::move(sent));
+  EXPECT_TRUE(w.empty());
+  w.put_bytes("again");
+  EXPECT_EQ(w.data(), storage) << "the adopted storage was not reused";
+  EXPECT_EQ(w.size(), 4u + 5u);
+  Reader r(w.view());
+  EXPECT_EQ(r.get_bytes(), "again");
+  EXPECT_TRUE(r.done());
+  const std::string big(1000, 'z');  // beyond the adopted room: grows as usual
+  w.put_bytes(big);
+  Reader r2(w.view());
+  EXPECT_EQ(r2.get_bytes(), "again");
+  EXPECT_EQ(r2.get_bytes(), big);
+  EXPECT_TRUE(r2.done());
+}
+
 }  // namespace
 
 // ---- Blob: stored bytes that may live in a typed value, a heap string or a raw buffer

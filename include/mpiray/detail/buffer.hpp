@@ -79,6 +79,13 @@ class Writer {
     return out;
   }
   std::string_view view() const { return {bytes_.data(), size()}; }
+  /// Writes into `buf` from now on, from its start: its size is the room (its bytes are
+  /// overwritten), so a sent message's buffer is reused with no allocation and no zero-fill.
+  void adopt(std::vector<char>&& buf) {
+    bytes_ = std::move(buf);
+    size_ = 0;
+    external_ = false;
+  }
 
  private:
   static std::uint32_t checked_len(std::size_t n) {
