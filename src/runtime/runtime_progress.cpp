@@ -193,8 +193,8 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
         j.attempt = v.attempt;
         j.name.assign(v.name);
         // Room for a rewrite in place: a task sent ahead gets its ref arguments replaced by
-        // their values here (finish_dep_job), a 16-byte value 12 bytes longer than its ref;
-        // without the room that was a second allocation per task.
+        // their values once they are here (finish_dep_job), a 16-byte value 12 bytes longer
+        // than its ref; without the room that was a second allocation per task.
         j.args.reserve(v.args.size() + std::min<std::size_t>(v.args.size(), 256));
         j.args.assign(v.args);
         j.parent = v.parent;
