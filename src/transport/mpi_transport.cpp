@@ -308,37 +308,34 @@ bool MpiTransport::send(int dest, std::vector<char>& bytes) {
   bytes_sent_ += bytes.size();
   if (mailbox_ && local_of_[dest] >= 0) {
     auto& waiting = ring_wait_[dest];
-    bool taken = false;
-    if (waiting.empty() && try_ring(dest, bytes, &taken)) {
-      if (taken) bytes = {};
-      return taken;
+    const Ring r = waiting.empty() ? try_ring(dest, bytes) : Ring::kNoRoom;
+    if (r == Ring::kCopied) return false;
+    if (r == Ring::kNoRoom) {
+      waiting.push_back(std::move(bytes));  // behind earlier ones: order is kept
+      ring_backlog_.fetch_add(1, std::memory_order_relaxed);
     }
-    waiting.push_back(std::move(bytes));  // behind earlier ones: order is kept
-    bytes = {};
-    ring_backlog_.fetch_add(1, std::memory_order_relaxed);
-    return true;
+  } else {
+    isend(dest, kTag, std::move(bytes));
   }
-  isend(dest, kTag, std::move(bytes));
-  bytes = {};
+  bytes.clear();  // moved from: the transport has the bytes
   return true;
 }
 
-bool MpiTransport::try_ring(int dest, std::vector<char>& bytes, bool* taken) {
+MpiTransport::Ring MpiTransport::try_ring(int dest, std::vector<char>& bytes) {
   const int local = local_of_[dest];
   switch (mailbox_->push(local, bytes.data(), bytes.size())) {
     case ShmMailbox::Push::kDone:
       ++ring_sent_;
-      return true;
+      return Ring::kCopied;
     case ShmMailbox::Push::kFull:
-      return false;
+      return Ring::kNoRoom;
     case ShmMailbox::Push::kTooLarge:
-      if (!mailbox_->push_marker(local)) return false;
+      if (!mailbox_->push_marker(local)) return Ring::kNoRoom;
       ++ring_overflow_;
       isend(dest, kTagOverflow, std::move(bytes));
-      if (taken) *taken = true;
-      return true;
+      return Ring::kTaken;
   }
-  return false;
+  return Ring::kNoRoom;
 }
 
 void MpiTransport::isend(int dest, int tag, std::vector<char>&& bytes) {
@@ -356,7 +353,7 @@ bool MpiTransport::test_sends() {
   if (ring_backlog_ > 0) {
     for (int dest = 0; dest < layout_.size; ++dest) {
       auto& waiting = ring_wait_[dest];
-      while (!waiting.empty() && try_ring(dest, waiting.front())) {
+      while (!waiting.empty() && try_ring(dest, waiting.front()) != Ring::kNoRoom) {
         waiting.pop_front();
         ring_backlog_.fetch_sub(1, std::memory_order_relaxed);
         any = true;

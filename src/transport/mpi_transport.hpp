@@ -153,10 +153,10 @@ class MpiTransport {
   /// segment on its own pages. Returns the window (nullptr on every rank unless it worked on
   /// all of them); `base` gets this rank's segment.
   void* allocate_node_window(std::size_t bytes, int disp_unit, void** base);
-  /// Puts one message into `dest`'s ring (or its marker plus an MPI send when too large);
-  /// false when the ring has no room now. `taken` (optional) is set when the bytes went to an
-  /// MPI send (too large for the ring): the transport then owns them.
-  bool try_ring(int dest, std::vector<char>& bytes, bool* taken = nullptr);
+  /// Puts one message into `dest`'s ring: copied (the caller keeps `bytes`), taken (too large
+  /// for a ring: its marker went in and `bytes` moved to an MPI send), or no room now.
+  enum class Ring { kCopied, kTaken, kNoRoom };
+  Ring try_ring(int dest, std::vector<char>& bytes);
   void isend(int dest, int tag, std::vector<char>&& bytes);
   /// Receives from MPI, any source, regular tag.
   int poll_mpi(const Handler& on_message, int max);
