@@ -10,7 +10,9 @@
 // (bench_scheduler, perf). An id still present when one kSlots later arrives shares its slot:
 // the later one goes to the map, so any pattern of ids stays correct.
 //
-// Values stay where they are until erased (references stay valid across other inserts).
+// Values stay where they are until erased (references stay valid across other inserts). The
+// slot arrays are made by the first insert: a table a rank never uses (a worker's scheduler-side
+// tables, rank 0's worker-side ones) costs no memory and no page faults at start-up.
 // Thread safety: none; the owner locks.
 
 #include <cstddef>
@@ -31,7 +33,7 @@ class IdTable {
   /// The value of `id`, or nullptr.
   V* find(ObjectId id) {
     const std::size_t s = slot(id);
-    if (used_[s] && ids_[s] == id) return &values_[s];
+    if (!used_.empty() && used_[s] && ids_[s] == id) return &values_[s];
     if (overflow_.empty()) return nullptr;
     auto it = overflow_.find(id);
     return it == overflow_.end() ? nullptr : &it->second;
@@ -41,6 +43,11 @@ class IdTable {
   V& get(ObjectId id) {
     if (V* v = find(id)) return *v;
     ++size_;
+    if (used_.empty()) {
+      ids_.assign(kSlots, 0);
+      used_.assign(kSlots, 0);
+      values_.resize(kSlots);
+    }
     const std::size_t s = slot(id);
     if (!used_[s]) {
       used_[s] = 1;
@@ -60,7 +67,7 @@ class IdTable {
   /// f(id, value) for every entry (none may be added or erased meanwhile).
   template <class F>
   void for_each(F&& f) {
-    for (std::size_t s = 0; s < kSlots; ++s)
+    for (std::size_t s = 0; s < used_.size(); ++s)
       if (used_[s]) f(ids_[s], values_[s]);
     for (auto& [id, v] : overflow_) f(id, v);
   }
@@ -74,7 +81,7 @@ class IdTable {
   /// Removes `id`, moving its value to `*out` when given; a slot is left value-initialised.
   bool remove(ObjectId id, V* out) {
     const std::size_t s = slot(id);
-    if (used_[s] && ids_[s] == id) {
+    if (!used_.empty() && used_[s] && ids_[s] == id) {
       if (out) *out = std::move(values_[s]);
       values_[s] = V();
       used_[s] = 0;
@@ -87,9 +94,9 @@ class IdTable {
     --size_;
     return true;
   }
-  std::vector<ObjectId> ids_ = std::vector<ObjectId>(kSlots, 0);
-  std::vector<char> used_ = std::vector<char>(kSlots, 0);
-  std::vector<V> values_ = std::vector<V>(kSlots);
+  std::vector<ObjectId> ids_;  // all three: kSlots long once the first entry came
+  std::vector<char> used_;
+  std::vector<V> values_;
   std::pmr::unsynchronized_pool_resource pool_;  // the map's nodes (rarely used)
   std::pmr::unordered_map<ObjectId, V> overflow_{&pool_};
   std::size_t size_ = 0;

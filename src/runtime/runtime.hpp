@@ -21,7 +21,6 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <memory_resource>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -34,6 +33,7 @@
 #include "actors/actor_manager.hpp"
 #include "mpiray/detail/buffer.hpp"
 #include "mpiray/detail/core.hpp"
+#include "object_store/id_table.hpp"
 #include "object_store/object_table.hpp"
 #include "object_store/shm_arena.hpp"
 #include "runtime/config.hpp"
@@ -188,11 +188,18 @@ class Runtime {
     dep_waiting_.store(!dep_waiters_.empty(), std::memory_order_release);
   }
   std::mutex dep_mu_;
-  // Node pool of the three maps below (under dep_mu_ like them): a heap allocation per entry
-  // was 3 of a worker's 9 per task sent ahead.
-  std::pmr::unsynchronized_pool_resource dep_pool_;
-  std::pmr::unordered_map<ObjectId, DepJob> dep_jobs_{&dep_pool_};  // by task (nodes stay put:
-                                                                    // waiters point into them)
+  // The tables below are by id, direct-mapped (see IdTable): ids of the tasks rank 0 sends
+  // ahead count up, so a lookup is one array read, with no hashing and no node to allocate or
+  // free (the hash maps' operations were a quarter of a worker's dependency bookkeeping, perf,
+  // np 3 stencil). All under dep_mu_.
+  static constexpr std::size_t kDepSlots = 4096;  // > the pending window's 2048 tasks
+  // By task; the jobs stay put (waiters point at them).
+  IdTable<std::unique_ptr<DepJob>, kDepSlots> dep_jobs_;
+  // Emptied jobs for the next tasks sent ahead: their storage (and argument buffers' room) is
+  // warm and needs no allocation.
+  std::vector<std::unique_ptr<DepJob>> dep_spares_;
+  /// Erases a finished job from dep_jobs_ and keeps its storage for the next one.
+  void free_dep_job(ObjectId task);
   Writer dep_rewrite_;               // finish_dep_job's scratch, under dep_mu_
   std::vector<int> served_scratch_;  // rank 0: a result's served ranks (progress lock)
   // Rank 0, progress lock: the scheduler's output of a sweep, capacities kept between sweeps
@@ -200,10 +207,10 @@ class Runtime {
   std::vector<DepMessage> dep_msgs_scratch_;
   std::vector<ObjectId> completed_scratch_;
   using DepWaiters = boost::container::small_vector<DepJob*, 2>;
-  std::pmr::unordered_map<ObjectId, DepWaiters> dep_waiters_{&dep_pool_};  // by missing argument
-  std::pmr::unordered_map<ObjectId, ObjectPtr> dep_values_{&dep_pool_};    // for tasks still coming
+  IdTable<DepWaiters, kDepSlots> dep_waiters_;  // by missing argument
+  IdTable<ObjectPtr, kDepSlots> dep_values_;    // for tasks still coming
   std::unordered_set<ObjectId> dep_forgotten_;  // kDepDone came before the push
-  std::unordered_map<ObjectId, std::vector<int>> push_to_;
+  IdTable<boost::container::small_vector<int, 2>, kDepSlots> push_to_;  // consumer ranks
   std::atomic<bool> dep_active_{false};   // any waiters or push requests
   std::atomic<bool> dep_waiting_{false};  // jobs wait here for values (keeps the pool polling)
   // When the last sweep began: task threads with jobs waiting for pushed

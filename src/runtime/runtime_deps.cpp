@@ -14,16 +14,24 @@ bool Runtime::take_dep_job(Job& job, std::vector<Job>& ready) {
   arg_refs(job.args, refs);
   if (refs.empty()) return false;
   std::lock_guard<std::mutex> lk(dep_mu_);
-  // Built in its table node at once: waiting lists point at it, and nodes do not move.
   const ObjectId task = job.task;
-  DepJob& dj = dep_jobs_.try_emplace(task).first->second;
+  std::unique_ptr<DepJob>& slot = dep_jobs_.get(task);
+  if (!slot) {
+    if (dep_spares_.empty()) {
+      slot = std::make_unique<DepJob>();
+    } else {
+      slot = std::move(dep_spares_.back());
+      dep_spares_.pop_back();
+    }
+  }
+  DepJob& dj = *slot;  // stays put: waiting lists point at it
   dj.job = std::move(job);
   for (ObjectId id : refs) {
-    if (auto v = dep_values_.find(id); v != dep_values_.end()) {
-      dj.values.emplace_back(id, v->second);
+    if (const ObjectPtr* v = dep_values_.find(id)) {
+      dj.values.emplace_back(id, *v);
       continue;
     }
-    auto& w = dep_waiters_[id];
+    DepWaiters& w = dep_waiters_.get(id);
     if (std::find(w.begin(), w.end(), &dj) == w.end()) {
       w.push_back(&dj);
       ++dj.missing;
@@ -31,22 +39,35 @@ bool Runtime::take_dep_job(Job& job, std::vector<Job>& ready) {
   }
   if (dj.missing == 0) {
     finish_dep_job(dj, ready);
-    dep_jobs_.erase(task);
+    free_dep_job(task);
   }
   update_dep_active();
   return true;
 }
 
+void Runtime::free_dep_job(ObjectId task) {
+  std::unique_ptr<DepJob> dj = dep_jobs_.take(task);
+  if (!dj) return;
+  constexpr std::size_t kMaxSpares = 1024;
+  if (dep_spares_.size() >= kMaxSpares) return;
+  // Its job was moved on (finish_dep_job); what a move leaves is cleared here.
+  dj->values.clear();
+  dj->missing = 0;
+  dj->job.arg_error.reset();
+  dep_spares_.push_back(std::move(dj));
+}
+
 void Runtime::deliver_locked(ObjectId id, const ObjectPtr& outcome, std::vector<Job>& ready) {
-  auto w = dep_waiters_.find(id);
-  if (w == dep_waiters_.end()) return;
-  DepWaiters waiters = std::move(w->second);
-  dep_waiters_.erase(w);
+  DepWaiters* w = dep_waiters_.find(id);
+  if (!w) return;
+  DepWaiters waiters = std::move(*w);
+  dep_waiters_.erase(id);
   for (DepJob* dj : waiters) {
     dj->values.emplace_back(id, outcome);
     if (--dj->missing > 0) continue;
+    const ObjectId task = dj->job.task;
     finish_dep_job(*dj, ready);
-    dep_jobs_.erase(dj->job.task);  // dj is gone from here on
+    free_dep_job(task);  // dj is reused from here on
   }
 }
 
@@ -102,22 +123,22 @@ void Runtime::release_dependents(ObjectId id, const ObjectPtr& outcome, std::vec
   ready.clear();
   {
     std::lock_guard<std::mutex> lk(dep_mu_);
-    if (dep_waiters_.count(id)) {
+    if (dep_waiters_.find(id)) {
       served.push_back(layout_.rank);
       stat_served_here_.fetch_add(1, std::memory_order_relaxed);
-      dep_values_[id] = outcome;  // for tasks still on their way; rank 0's kDepDone drops it
+      dep_values_.get(id) = outcome;  // for tasks still on their way; rank 0's kDepDone drops it
       deliver_locked(id, outcome, ready);
     }
-    if (auto p = push_to_.find(id); p != push_to_.end()) {
+    if (auto* p = push_to_.find(id)) {
       // Large values stay here (rank 0 tells the consumer where); small ones travel now.
       if (outcome->local()) {
-        for (int dest : p->second) {
+        for (int dest : *p) {
           queue_record(dest, [&](Writer& w) { encode_dep_value(w, id, false, *outcome); });
           served.push_back(dest);
           stat_pushed_.fetch_add(1, std::memory_order_relaxed);
         }
       }
-      push_to_.erase(p);
+      push_to_.erase(id);
     }
     update_dep_active();
   }
@@ -131,7 +152,7 @@ void Runtime::handle_push_to(Reader& r) {
   std::lock_guard<std::mutex> lk(dep_mu_);
   // If the value was made already, rank 0 sees no push in the result and sends it itself, then
   // cancels this request (kDepDone).
-  push_to_[id].push_back(consumer);
+  push_to_.get(id).push_back(consumer);
   update_dep_active();
 }
 
@@ -143,7 +164,7 @@ void Runtime::handle_dep_value(Reader& r, std::vector<Job>& ready) {
   if (!final) {
     // Pushed by its producer. Rank 0's kDepDone may have overtaken it: then no task can still
     // come for it, and only the ones waiting get it.
-    if (dep_forgotten_.erase(id) == 0) dep_values_[id] = outcome;
+    if (dep_forgotten_.erase(id) == 0) dep_values_.get(id) = outcome;
   }
   deliver_locked(id, outcome, ready);
   update_dep_active();
@@ -155,7 +176,7 @@ void Runtime::handle_dep_done(Reader& r) {
   std::lock_guard<std::mutex> lk(dep_mu_);
   if (!consumer) {
     push_to_.erase(id);  // the push request came after the value was made
-  } else if (dep_values_.erase(id) == 0 && dep_waiters_.count(id)) {
+  } else if (!dep_values_.erase(id) && dep_waiters_.find(id)) {
     dep_forgotten_.insert(id);  // the pushed value is still on its way
   }
   update_dep_active();

@@ -40,6 +40,24 @@ TEST(IdTable, GetMakesFreshValuesAndEraseForgetsThem) {
   EXPECT_EQ(t.size(), 1u);
 }
 
+TEST(IdTable, UnusedTableAnswersEveryCallBeforeItsFirstEntry) {
+  // The slot arrays come with the first insert: every call must work before it.
+  IdTable<Value, 64> t;
+  EXPECT_EQ(t.find(7), nullptr);
+  EXPECT_FALSE(t.erase(7));
+  EXPECT_EQ(t.take(7).refs, 0);
+  int seen = 0;
+  t.for_each([&](ObjectId, Value&) { ++seen; });
+  EXPECT_EQ(seen, 0);
+  EXPECT_TRUE(t.empty());
+  t.get(7).refs = 2;
+  t.get(7 + 64).refs = 5;  // its slot is taken: the map
+  EXPECT_EQ(t.find(7)->refs, 2);
+  EXPECT_EQ(t.find(7 + 64)->refs, 5);
+  t.for_each([&](ObjectId, Value&) { ++seen; });
+  EXPECT_EQ(seen, 2);
+}
+
 TEST(IdTable, SlotSharersLiveInTheMapAndForEachSeesAll) {
   IdTable<Value, 64> t;
   for (ObjectId k = 0; k < 5; ++k) t.get(3 + 64 * k).refs = static_cast<int>(k) + 1;
