@@ -171,8 +171,10 @@ class Runtime {
     std::uint32_t missing = 0;
     boost::container::small_vector<std::pair<ObjectId, ObjectPtr>, 4> values;
   };
-  /// Takes a task with kRef arguments (false: it has none); resolved ones go to `ready`.
-  bool take_dep_job(Job& job, std::vector<Job>& ready);
+  /// Takes a task whose kRef arguments are `refs` (not empty); resolved ones go to `ready`.
+  /// This and the three handlers below run with dep_mu_ held by the caller (handle_message
+  /// holds it over a run of such records).
+  void take_dep_job(Job& job, const IdList& refs, std::vector<Job>& ready);
   /// This rank made `id`: gives it to its waiting tasks and pushes it where rank 0 asked.
   /// Sets `served` to the ranks served (reported with the result). Runs on the task's thread.
   void release_dependents(ObjectId id, const ObjectPtr& outcome, std::vector<int>& served);

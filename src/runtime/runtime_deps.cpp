@@ -9,11 +9,7 @@
 
 namespace mpiray::detail {
 
-bool Runtime::take_dep_job(Job& job, std::vector<Job>& ready) {
-  IdList refs;
-  arg_refs(job.args, refs);
-  if (refs.empty()) return false;
-  std::lock_guard<std::mutex> lk(dep_mu_);
+void Runtime::take_dep_job(Job& job, const IdList& refs, std::vector<Job>& ready) {
   const ObjectId task = job.task;
   std::unique_ptr<DepJob>& slot = dep_jobs_.get(task);
   if (!slot) {
@@ -42,7 +38,6 @@ bool Runtime::take_dep_job(Job& job, std::vector<Job>& ready) {
     free_dep_job(task);
   }
   update_dep_active();
-  return true;
 }
 
 void Runtime::free_dep_job(ObjectId task) {
@@ -149,7 +144,6 @@ void Runtime::release_dependents(ObjectId id, const ObjectPtr& outcome, std::vec
 void Runtime::handle_push_to(Reader& r) {
   const auto id = r.get<ObjectId>();
   const auto consumer = r.get<std::int32_t>();
-  std::lock_guard<std::mutex> lk(dep_mu_);
   // If the value was made already, rank 0 sees no push in the result and sends it itself, then
   // cancels this request (kDepDone).
   push_to_.get(id).push_back(consumer);
@@ -160,7 +154,6 @@ void Runtime::handle_dep_value(Reader& r, std::vector<Job>& ready) {
   const auto id = r.get<ObjectId>();
   const bool final = r.get<std::uint8_t>() != 0;
   ObjectPtr outcome = decode_outcome(r);
-  std::lock_guard<std::mutex> lk(dep_mu_);
   if (!final) {
     // Pushed by its producer. Rank 0's kDepDone may have overtaken it: then no task can still
     // come for it, and only the ones waiting get it.
@@ -173,7 +166,6 @@ void Runtime::handle_dep_value(Reader& r, std::vector<Job>& ready) {
 void Runtime::handle_dep_done(Reader& r) {
   const auto id = r.get<ObjectId>();
   const bool consumer = r.get<std::uint8_t>() != 0;
-  std::lock_guard<std::mutex> lk(dep_mu_);
   if (!consumer) {
     push_to_.erase(id);  // the push request came after the value was made
   } else if (!dep_values_.erase(id) && dep_waiters_.find(id)) {
