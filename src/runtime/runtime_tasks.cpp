@@ -48,8 +48,10 @@ void Runtime::run_job(Job& job) {
     run_actor_job(job, out);
     return;
   }
-  TraceSpan span("task", job.name.empty() ? (fn ? fn->name : std::string("<unknown>")) : job.name,
-                 job.args.size());
+  // A reference, not a std::string built per task (a copy of the name each time, traced or not).
+  static const std::string unknown_name("<unknown>");
+  const std::string& span_name = !job.name.empty() ? job.name : fn ? fn->name : unknown_name;
+  TraceSpan span("task", span_name, job.args.size());
   const std::uint64_t blocked_before = tl_blocked_ns;
   ContainedScope refs_in_result;  // ObjectRefs the result contains live as long as the result
   const auto t0 = Clock::now();
