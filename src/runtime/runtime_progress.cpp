@@ -203,9 +203,12 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
   };
   IdList refs;
   for_each_record(data, size, [&](MsgType type, Reader& r) {
-    if (type != MsgType::kExecute && type != MsgType::kPushTo && type != MsgType::kDepValue &&
-        type != MsgType::kDepDone)
+    // A kExecute decides below: it needs the lock only when it has ref arguments.
+    if (type == MsgType::kPushTo || type == MsgType::kDepValue || type == MsgType::kDepDone) {
+      hold_deps();
+    } else if (type != MsgType::kExecute) {
       drop_deps();
+    }
     switch (type) {
       case MsgType::kExecute: {
         ExecuteView v = decode_execute(r);
@@ -258,15 +261,12 @@ void Runtime::handle_message(int source, const char* data, std::size_t size) {
         break;
       }
       case MsgType::kPushTo:
-        hold_deps();
         handle_push_to(r);
         break;
       case MsgType::kDepValue:
-        hold_deps();
         handle_dep_value(r, jobs);
         break;
       case MsgType::kDepDone:
-        hold_deps();
         handle_dep_done(r);
         break;
       case MsgType::kSubmit: {
