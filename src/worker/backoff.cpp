@@ -86,6 +86,7 @@ std::chrono::microseconds Backoff::step() {
     sleep_ = c.min_sleep;
   }
   const auto idle = now - since_;
+  idle_ = std::chrono::duration_cast<std::chrono::microseconds>(idle);
   const std::int64_t long_us = g_long_spin_on.load(std::memory_order_relaxed)
                                    ? g_long_spin_us.load(std::memory_order_relaxed)
                                    : 0;

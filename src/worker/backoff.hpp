@@ -34,17 +34,21 @@ class Backoff {
  public:
   void reset() {
     rounds_ = 0;
+    idle_ = std::chrono::microseconds(0);
     in_spin_ = false;
   }
   /// Spins or yields in place and returns zero, or returns how long the caller should block
   /// (on its condition variable, so new local work still wakes it at once).
   std::chrono::microseconds step();
+  /// How long the caller had been idle at its last step() that read the clock.
+  std::chrono::microseconds idle_for() const { return idle_; }
 
  private:
   std::uint64_t rounds_ = 0;
   bool in_spin_ = false;
   std::chrono::steady_clock::time_point since_;
   std::chrono::microseconds sleep_{0};
+  std::chrono::microseconds idle_{0};
 };
 
 }  // namespace mpiray::detail

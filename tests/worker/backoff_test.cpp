@@ -45,4 +45,19 @@ TEST(Backoff, AfterTheSpinItNapsInGrowingSteps) {
   EXPECT_EQ(b.step().count(), 0) << "after reset() it spins again";
 }
 
+TEST(Backoff, IdleForGrowsWithTheTimeSinceTheLastResetAndRestartsAfterIt) {
+  // The pool caps its naps for waiting jobs by idle_for() / 16; a value stuck at zero would keep
+  // those naps at 50 us (the 20%-of-a-core poll it was made to avoid), one that survived reset()
+  // would make a busy thread's next wait long.
+  Backoff b;
+  const auto t0 = Clock::now();
+  while (Clock::now() - t0 < std::chrono::milliseconds(30)) b.step();
+  b.step();
+  EXPECT_GE(b.idle_for(), std::chrono::milliseconds(25));
+  b.reset();
+  EXPECT_EQ(b.idle_for().count(), 0);
+  b.step();
+  EXPECT_LT(b.idle_for(), std::chrono::milliseconds(25));
+}
+
 }  // namespace
