@@ -480,7 +480,8 @@ void Runtime::progress_loop(const std::atomic<bool>& stop) {
       backoff.reset();
       continue;
     }
-    const auto w = scheduler_nap(backoff.step());
+    const auto step = backoff.step();
+    const auto w = scheduler_nap(step, backoff.idle_for());
     if (w.count() == 0) continue;
     progress_sleep(w, stop);
   }

@@ -385,7 +385,8 @@ bool Runtime::wait_until(Done&& done, Deadline deadline, ObjectId single, bool o
       blocked_time.on = true;
       blocked_time.t0 = Clock::now();
     }
-    const auto w = scheduler_nap(backoff.step());
+    const auto step = backoff.step();
+    const auto w = scheduler_nap(step, backoff.idle_for());
     if (w.count() == 0) continue;
     if (on_pool && !reported_block) {
       queue_record(0, [](Writer& w2) { encode_id(w2, MsgType::kBlock, 0); });

@@ -1,6 +1,8 @@
 // Idle ranks leave the cores alone: while the driver does nothing for a second, no rank (the
 // driver's own progress thread included) uses more than a fifth of a core. A rank that
-// busy-polled would use a whole one (or, oversubscribed, its share of the cores).
+// busy-polled would use a whole one (or, oversubscribed, its share of the cores). And ranks that
+// wait a second for a long task (rank 0 for its result, a worker whose tasks need it) stay below
+// a fifth of a core too.
 
 #include <gtest/gtest.h>
 
@@ -65,6 +67,7 @@ TEST(Idle, RankWithTasksWaitingForALongProducerUsesLittleCpu) {
   // second: its idle threads must not poll at full speed meanwhile.
   const int producer = first_executor(), waiter = last_executor();
   const double before = mpiray::task(cpu_here).on_rank(waiter).remote().get();
+  const double driver0 = process_cpu_seconds();
   const auto t0 = std::chrono::steady_clock::now();
   auto slow = mpiray::task(sleep_then).on_rank(producer).remote(1000);
   std::vector<mpiray::ObjectRef<int>> waiting;
@@ -72,6 +75,11 @@ TEST(Idle, RankWithTasksWaitingForALongProducerUsesLittleCpu) {
     waiting.push_back(mpiray::task(plus_one).on_rank(waiter).remote(slow));
   for (auto& w : waiting) EXPECT_EQ(w.get(), 1001);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // Rank 0 (driver and scheduler; in one process also the task threads) waited for the result
+  // a second: it must not wake thousands of times a second meanwhile.
+  const double driver = process_cpu_seconds() - driver0;
+  EXPECT_LT(driver / wall, 0.2) << "rank 0 used " << driver << " s of CPU in " << wall
+                                << " s while it waited for a long task";
   const double used = mpiray::task(cpu_here).on_rank(waiter).remote().get() - before;
   if (waiter != producer && waiter != 0) {
     EXPECT_LT(used / wall, 0.2) << "rank " << waiter << " used " << used << " s of CPU in " << wall
