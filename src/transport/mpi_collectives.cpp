@@ -87,18 +87,22 @@ std::vector<int> MpiTransport::gather_int(int value) {
   return all;
 }
 
-std::uint64_t MpiTransport::allreduce_min(std::uint64_t v) {
+namespace {
+// One 64-bit value reduced over `comm`, with MPI's yield-when-idle back on while it blocks.
+std::uint64_t allreduce_u64(std::uint64_t v, MPI_Op op, MPI_Comm comm, int yield_before) {
   std::uint64_t out = 0;
-  MpiYieldWhileBlocked blocking(mpi_yield_before_);
-  check(MPI_Allreduce(&v, &out, 1, MPI_UINT64_T, MPI_MIN, as_comm(comm_)), "MPI_Allreduce");
+  MpiYieldWhileBlocked blocking(yield_before);
+  check(MPI_Allreduce(&v, &out, 1, MPI_UINT64_T, op, comm), "MPI_Allreduce");
   return out;
+}
+}  // namespace
+
+std::uint64_t MpiTransport::allreduce_min(std::uint64_t v) {
+  return allreduce_u64(v, MPI_MIN, as_comm(comm_), mpi_yield_before_);
 }
 
 std::uint64_t MpiTransport::allreduce_max(std::uint64_t v) {
-  std::uint64_t out = 0;
-  MpiYieldWhileBlocked blocking(mpi_yield_before_);
-  check(MPI_Allreduce(&v, &out, 1, MPI_UINT64_T, MPI_MAX, as_comm(comm_)), "MPI_Allreduce");
-  return out;
+  return allreduce_u64(v, MPI_MAX, as_comm(comm_), mpi_yield_before_);
 }
 
 std::vector<std::uint64_t> MpiTransport::node_or(std::vector<std::uint64_t> words) {
@@ -111,10 +115,7 @@ std::vector<std::uint64_t> MpiTransport::node_or(std::vector<std::uint64_t> word
 }
 
 std::uint64_t MpiTransport::node_sum(std::uint64_t v) {
-  std::uint64_t out = 0;
-  MpiYieldWhileBlocked blocking(mpi_yield_before_);
-  check(MPI_Allreduce(&v, &out, 1, MPI_UINT64_T, MPI_SUM, as_comm(node_comm_)), "MPI_Allreduce");
-  return out;
+  return allreduce_u64(v, MPI_SUM, as_comm(node_comm_), mpi_yield_before_);
 }
 
 void MpiTransport::quiesce(const Handler& on_message) {
