@@ -1,7 +1,7 @@
 // Runtime, lifecycle part: start-up checks (launch, options, registry), the driver body, shutdown.
 
 #include "runtime/runtime.hpp"
-#include "worker/backoff.hpp"
+#include "transport/backoff.hpp"
 
 #include <sched.h>
 #include <unistd.h>

@@ -41,8 +41,8 @@
 #include "scheduler/scheduler.hpp"
 #include "serialization/messages.hpp"
 #include "tracing/tracer.hpp"
+#include "transport/backoff.hpp"
 #include "transport/mpi_transport.hpp"
-#include "worker/backoff.hpp"
 #include "worker/thread_pool.hpp"
 
 namespace mpiray::detail {

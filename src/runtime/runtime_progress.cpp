@@ -9,7 +9,7 @@
 #include "runtime/forwarded_output.hpp"
 #include "runtime/runtime.hpp"
 #include "tracing/tracer.hpp"
-#include "worker/backoff.hpp"
+#include "transport/backoff.hpp"
 
 namespace mpiray::detail {
 

@@ -11,7 +11,7 @@
 #include "runtime/crash_report.hpp"
 #include "runtime/error_info.hpp"
 #include "runtime/runtime.hpp"
-#include "worker/backoff.hpp"
+#include "transport/backoff.hpp"
 
 namespace mpiray::detail {
 

@@ -8,9 +8,9 @@
 #include <thread>
 #include <vector>
 
+#include "transport/backoff.hpp"
 #include "transport/mpi_check.hpp"
 #include "transport/mpi_transport.hpp"
-#include "worker/backoff.hpp"
 
 namespace mpiray::detail {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "worker/backoff.hpp"
+#include "transport/backoff.hpp"
 
 namespace mpiray::detail {
 namespace {

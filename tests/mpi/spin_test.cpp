@@ -8,7 +8,7 @@
 
 #include "mpi/mpi_test_support.hpp"
 #include "mpi/probe_support.hpp"
-#include "worker/backoff.hpp"
+#include "transport/backoff.hpp"
 
 namespace {
 

@@ -2,6 +2,8 @@
 // Idle back-off: spin briefly (a reply often arrives within microseconds), then yield the core,
 // then block for growing intervals. On a 2-core machine running more ranks than cores, a thread
 // that polls forever starves the ranks doing the work, so every idle loop in mpiray uses this.
+// It lives in the transport, the lowest layer with an idle loop (shutdown's quiescence), so the
+// layers above (worker pool, runtime) reach it in the direction dependencies point.
 
 #include <chrono>
 #include <cstdint>

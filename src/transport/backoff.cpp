@@ -1,4 +1,4 @@
-#include "worker/backoff.hpp"
+#include "transport/backoff.hpp"
 
 #include <sched.h>
 

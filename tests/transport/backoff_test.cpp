@@ -6,7 +6,7 @@
 
 #include <chrono>
 
-#include "worker/backoff.hpp"
+#include "transport/backoff.hpp"
 
 namespace {
 
