@@ -130,17 +130,17 @@ class Runtime {
   /// Ends the progress thread's sleep or pause (sets kicked_ under sleep_mu_ and notifies).
   void wake_progress_thread();
   void progress_loop(const std::atomic<bool>& stop);
-  /// Rank 0 with tasks in flight naps at most 100 µs, or a 32nd of the time it has been idle
-  /// (`idle`, from its Backoff) if that is longer: the workers hold about 1 ms of queued work
-  /// (the scheduler's cap), and a scheduler asleep for a whole back-off step (1 ms) let them run
-  /// dry between batches (efficiency halved for ~50 µs tasks in bench_metg). A scheduler that has
+  /// One back-off step; rank 0 with tasks in flight naps at most 100 µs, or a 32nd of the time
+  /// it has been idle if that is longer: the workers hold about 1 ms of queued work (the
+  /// scheduler's cap), and a scheduler asleep for a whole back-off step (1 ms) let them run dry
+  /// between batches (efficiency halved for ~50 µs tasks in bench_metg). A scheduler that has
   /// heard nothing for 32 ms waits for long tasks: a 1 ms nap then adds at most ~3% to them, and
   /// it stops a driver waiting for a 1 s task from waking 10,000 times a second (a quarter of a
   /// core, in one process).
-  std::chrono::microseconds scheduler_nap(std::chrono::microseconds w,
-                                          std::chrono::microseconds idle) const {
-    const auto cap = std::max(std::chrono::microseconds(100), idle / 32);
-    if (scheduler_ && unfinished_.load(std::memory_order_relaxed) > 0 && w > cap) return cap;
+  std::chrono::microseconds scheduler_nap(Backoff& backoff) const {
+    const auto w = backoff.step();
+    if (scheduler_ && unfinished_.load(std::memory_order_relaxed) > 0)
+      return backoff.cap_for_expected_work(w, std::chrono::microseconds(100), 32);
     return w;
   }
   /// Sleeps the progress thread for `w` unless kicked or (with a doorbell) a message comes.

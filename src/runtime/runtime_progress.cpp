@@ -480,8 +480,7 @@ void Runtime::progress_loop(const std::atomic<bool>& stop) {
       backoff.reset();
       continue;
     }
-    const auto step = backoff.step();
-    const auto w = scheduler_nap(step, backoff.idle_for());
+    const auto w = scheduler_nap(backoff);
     if (w.count() == 0) continue;
     progress_sleep(w, stop);
   }

@@ -385,8 +385,7 @@ bool Runtime::wait_until(Done&& done, Deadline deadline, ObjectId single, bool o
       blocked_time.on = true;
       blocked_time.t0 = Clock::now();
     }
-    const auto step = backoff.step();
-    const auto w = scheduler_nap(step, backoff.idle_for());
+    const auto w = scheduler_nap(backoff);
     if (w.count() == 0) continue;
     if (on_pool && !reported_block) {
       queue_record(0, [](Writer& w2) { encode_id(w2, MsgType::kBlock, 0); });

@@ -5,6 +5,7 @@
 // It lives in the transport, the lowest layer with an idle loop (shutdown's quiescence), so the
 // layers above (worker pool, runtime) reach it in the direction dependencies point.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 
@@ -44,6 +45,14 @@ class Backoff {
   std::chrono::microseconds step();
   /// How long the caller had been idle at its last step() that read the clock.
   std::chrono::microseconds idle_for() const { return idle_; }
+  /// `wait` capped for a caller that expects work soon: at most `floor`, or 1/`share` of the
+  /// time idle so far if that is longer, so a short wait stays responsive and a long one does
+  /// not wake thousands of times a second (the latency it adds stays below 1/`share`).
+  std::chrono::microseconds cap_for_expected_work(std::chrono::microseconds wait,
+                                                  std::chrono::microseconds floor,
+                                                  int share) const {
+    return std::min(wait, std::max(floor, idle_ / share));
+  }
 
  private:
   std::uint64_t rounds_ = 0;

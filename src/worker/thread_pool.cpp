@@ -206,8 +206,7 @@ void ThreadPool::loop() {
     // sleeping thread notices nothing), but no polling at full speed while a producer runs long
     // (that took 60% of a core; idle ranks must leave the cores alone).
     if (!idle_sleep_ && hot_ && hot_->load(std::memory_order_acquire))
-      wait =
-          std::min(wait, std::max(std::chrono::microseconds(kHotNapUs), backoff.idle_for() / 16));
+      wait = backoff.cap_for_expected_work(wait, std::chrono::microseconds(kHotNapUs), 16);
     set_polling(false);
     if (idle_sleep_) {
       {

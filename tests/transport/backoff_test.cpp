@@ -46,15 +46,24 @@ TEST(Backoff, AfterTheSpinItNapsInGrowingSteps) {
 }
 
 TEST(Backoff, IdleForGrowsWithTheTimeSinceTheLastResetAndRestartsAfterIt) {
-  // The pool caps its naps for waiting jobs by idle_for() / 16; a value stuck at zero would keep
-  // those naps at 50 us (the 20%-of-a-core poll it was made to avoid), one that survived reset()
-  // would make a busy thread's next wait long.
+  // The pool caps its naps for waiting jobs by idle_for() / 16 (cap_for_expected_work); a
+  // value stuck at zero would keep those naps at 50 us (the 20%-of-a-core poll it was made to
+  // avoid), one that survived reset() would make a busy thread's next wait long.
   Backoff b;
   const auto t0 = Clock::now();
   while (Clock::now() - t0 < std::chrono::milliseconds(30)) b.step();
   b.step();
   EXPECT_GE(b.idle_for(), std::chrono::milliseconds(25));
+  // Idle >= 25 ms: a 16th of it (>= 1.5 ms) lifts a 50 us floor, but never above the wait.
+  EXPECT_GE(b.cap_for_expected_work(std::chrono::seconds(1), std::chrono::microseconds(50), 16),
+            std::chrono::microseconds(1500));
+  EXPECT_EQ(
+      b.cap_for_expected_work(std::chrono::microseconds(200), std::chrono::microseconds(50), 16),
+      std::chrono::microseconds(200));
   b.reset();
+  EXPECT_EQ(b.cap_for_expected_work(std::chrono::seconds(1), std::chrono::microseconds(50), 16),
+            std::chrono::microseconds(50))
+      << "after reset() the floor caps the wait";
   EXPECT_EQ(b.idle_for().count(), 0);
   b.step();
   EXPECT_LT(b.idle_for(), std::chrono::milliseconds(25));
